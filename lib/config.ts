@@ -1,0 +1,56 @@
+/**
+ * The only place that reads the environment. Read once at module scope by the entry points; a
+ * missing required variable fails the cold start at once instead of the first request.
+ */
+export interface Config {
+  /** DynamoDB table holding sessions and leases. */
+  sessionTable: string;
+  /** Secrets Manager secret id/ARN holding `{"basic_auth":"user:pass,..."}`. */
+  apiCredentialsSecretId: string;
+  /** Device used when the request names none. */
+  defaultDeviceId: string;
+  /** WhatsApp WebSocket endpoint; undefined means WhatsApp's own. */
+  whatsappWsUrl: string | undefined;
+  /** Check that the chat exists on WhatsApp before pinning (404 otherwise). */
+  checkChatExists: boolean;
+  /** Budget of one pin call, from the start of the invocation. */
+  pinTimeoutMs: number;
+  /** Lease duration on a device (renewed while a call runs). */
+  leaseSeconds: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function required(env: Env, name: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new Error(`missing required environment variable ${name}`);
+  return value;
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const value = env[name]?.trim().toLowerCase();
+  if (value === undefined || value === '') return fallback;
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`${name} must be true or false, got "${env[name]}"`);
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  return value;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    sessionTable: required(env, 'SESSION_TABLE'),
+    apiCredentialsSecretId: required(env, 'API_CREDENTIALS_SECRET_ID'),
+    defaultDeviceId: env.DEFAULT_DEVICE_ID?.trim() || 'default',
+    whatsappWsUrl: env.WHATSAPP_WS_URL?.trim() || undefined,
+    checkChatExists: boolean(env, 'CHECK_CHAT_EXISTS', true),
+    pinTimeoutMs: integer(env, 'PIN_TIMEOUT_MS', 20_000, 1_000, 28_000),
+    leaseSeconds: integer(env, 'LEASE_SECONDS', 30, 5, 900),
+  };
+}
