@@ -1,0 +1,99 @@
+import middy from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context, SQSRecord } from 'aws-lambda';
+import { loadConfig } from '../lib/config.js';
+import { ValidationError } from '../lib/errors.js';
+import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
+import { basicAuth, bodyLimit, httpOnly, respond } from '../lib/http/middlewares.js';
+import { mapError, type Envelope } from '../lib/http/error-response.js';
+import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
+import { logger } from '../lib/observability.js';
+import { PinChat, type PinChatInput, type PinChatResult } from '../lib/pin/pin-chat.js';
+import { createWhatsAppPort } from '../lib/whatsapp/create-whatsapp-port.js';
+
+const MAX_BODY_BYTES = 16 * 1024;
+const DEADLINE_MARGIN_MS = 1_000;
+
+const config = loadConfig();
+const pinChat = new PinChat(createWhatsAppPort(config), config.defaultDeviceId);
+const authenticator = new SecretsManagerAuthenticator(
+  config.apiCredentialsSecretId,
+  new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
+);
+
+/** Percent-decodes once (API Gateway may hand over `%40`); a value that does not decode is kept as is and fails validation. */
+function decoded(value: string | undefined): string | undefined {
+  if (value === undefined || !value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
+/** The request as sent, whatever the invocation source. */
+function toInput(event: InvocationEvent): PinChatInput {
+  if (isHttpEvent(event)) {
+    if (!isObject(event.body)) throw new ValidationError('body: must be a JSON object');
+    return {
+      chatJid: decoded(event.pathParameters?.chat_jid),
+      pinned: event.body.pinned,
+      deviceId: decoded(header(event, 'x-device-id')) ?? decoded(event.queryStringParameters?.device_id),
+    };
+  }
+  const request = isEventBridgeEvent(event) ? event.detail : event;
+  if (!isObject(request)) throw new ValidationError('event: must be a JSON object');
+  return { chatJid: request.chat_jid, pinned: request.pinned, deviceId: request.device_id };
+}
+
+function envelope(result: PinChatResult): Envelope<PinChatResult> {
+  return { code: 'SUCCESS', message: result.message, results: result };
+}
+
+async function pin(input: PinChatInput, context: Context, invocationId: string) {
+  const command = pinChat.parse(input);
+  logger.appendKeys({ deviceId: command.deviceId, chatJid: command.chatJid, pinned: command.pinned });
+  const deadline = Date.now() + Math.min(config.pinTimeoutMs, context.getRemainingTimeInMillis() - DEADLINE_MARGIN_MS);
+  return envelope(await pinChat.execute(command, { deadline, invocationId }));
+}
+
+/** SQS (FIFO, one message group per device): each record is a direct pin request; failed ones are retried. */
+async function pinRecord(record: SQSRecord, context: Context) {
+  let body: unknown;
+  try {
+    body = JSON.parse(record.body);
+  } catch (error) {
+    throw new ValidationError('body: invalid JSON', { cause: error });
+  }
+  if (!isObject(body)) throw new ValidationError('body: must be a JSON object');
+  try {
+    return await pin({ chatJid: body.chat_jid, pinned: body.pinned, deviceId: body.device_id }, context, `${context.awsRequestId}:${record.messageId}`);
+  } catch (error) {
+    logger.warn('sqs record failed', { messageId: record.messageId, status: mapError(error).statusCode });
+    throw error;
+  }
+}
+
+export const handler = middy<InvocationEvent, unknown, Error, Context>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(respond())
+  .use(httpOnly(httpHeaderNormalizer()))
+  .use(httpOnly(basicAuth(authenticator)))
+  .use(httpOnly(bodyLimit(MAX_BODY_BYTES)))
+  .use(httpOnly(httpJsonBodyParser()))
+  .handler(async (event, context) => {
+    if (isSqsEvent(event)) {
+      const processor = new SqsFifoPartialProcessorAsync();
+      return processPartialResponse(event, (record: SQSRecord) => pinRecord(record, context), processor, {
+        context,
+        skipGroupOnError: true,
+        throwOnFullBatchFailure: false,
+      });
+    }
+    return pin(toInput(event), context, context.awsRequestId);
+  });

@@ -1,0 +1,269 @@
+import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
+import {
+  AppStateKeyMissingError,
+  ChatNotFoundError,
+  DeviceBusyError,
+  NotLoggedInError,
+  WhatsAppRejectedError,
+  WhatsAppTimeoutError,
+} from '../../lib/errors.js';
+import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
+import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
+
+// The only test double of this suite stands at the WhatsApp port; Secrets Manager is mocked at the SDK edge.
+const calls: Array<{ command: PinChatCommand; context: PinChatContext }> = [];
+let behaviour: (command: PinChatCommand) => Promise<void> = async () => undefined;
+const port: WhatsAppPort = {
+  setChatPinned: async (command, context) => {
+    calls.push({ command, context });
+    await behaviour(command);
+  },
+};
+jest.unstable_mockModule('../../lib/whatsapp/create-whatsapp-port.js', () => ({ createWhatsAppPort: () => port }));
+
+const secrets = mockClient(SecretsManagerClient);
+const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pin-api-credentials';
+let handler: (event: unknown, context: unknown) => Promise<unknown>;
+
+beforeAll(async () => {
+  process.env.SESSION_TABLE = 'sessions';
+  process.env.API_CREDENTIALS_SECRET_ID = SECRET_ID;
+  process.env.DEFAULT_DEVICE_ID = 'default';
+  secrets.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ basic_auth: `admin:x:y:z,${SAMPLE_BASIC_AUTH}` }) });
+  ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler });
+});
+
+beforeEach(() => {
+  calls.length = 0;
+  behaviour = async () => undefined;
+});
+
+type HttpSource = 'api-gateway-v1' | 'api-gateway-v2';
+const httpSources: HttpSource[] = ['api-gateway-v1', 'api-gateway-v2'];
+
+async function call(source: HttpSource, name: string, edit?: (event: EventsBySource[HttpSource]) => void) {
+  const event = loadEvent(source, name);
+  edit?.(event);
+  const response = (await handler(event, lambdaContext())) as APIGatewayProxyResult;
+  return { response, body: JSON.parse(response.body) as unknown };
+}
+
+describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
+  it('pins: 200 with the seed body, and the port got the normalised command', async () => {
+    // Act
+    const { response, body } = await call(source, 'pin');
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(response.headers).toMatchObject({ 'Content-Type': 'application/json' });
+    expect(body).toEqual({
+      code: 'SUCCESS',
+      message: 'Chat pinned successfully',
+      results: { status: 'success', message: 'Chat pinned successfully', chat_jid: '6289685028129@s.whatsapp.net', pinned: true },
+    });
+    expect(calls.map((c) => c.command)).toEqual([{ deviceId: 'default', chatJid: '6289685028129@s.whatsapp.net', pinned: true }]);
+    expect(calls[0].context.deadline).toBeGreaterThan(Date.now());
+  });
+
+  it('unpins: 200 with "Chat unpinned successfully" and pinned false', async () => {
+    const { response, body } = await call(source, 'unpin');
+    expect(response.statusCode).toBe(200);
+    expect(body).toEqual({
+      code: 'SUCCESS',
+      message: 'Chat unpinned successfully',
+      results: { status: 'success', message: 'Chat unpinned successfully', chat_jid: '6289685028129@s.whatsapp.net', pinned: false },
+    });
+    expect(calls[0].command.pinned).toBe(false);
+  });
+
+  it.each([
+    ['pin-group', '120363025246125486@g.us'],
+    ['pin-percent-encoded-group', '120363025246125486@g.us'],
+    ['pin-legacy-group', '6281234567890-1596452341@g.us'],
+    ['pin-lid', '123456789012345@lid'],
+    ['pin-phone-number', '6289685028129@s.whatsapp.net'],
+  ])('accepts %s and echoes the normalised JID %s', async (name, jid) => {
+    const { response, body } = await call(source, name);
+    expect(response.statusCode).toBe(200);
+    expect((body as { results: { chat_jid: string } }).results.chat_jid).toBe(jid);
+    expect(calls[0].command.chatJid).toBe(jid);
+  });
+
+  it.each([
+    ['pin-with-device-header', 'sales-phone'],
+    ['pin-with-device-query', 'sales-phone'],
+  ])('selects the device from %s', async (name, deviceId) => {
+    await call(source, name);
+    expect(calls[0].command.deviceId).toBe(deviceId);
+  });
+
+  it('prefers X-Device-Id (URL-decoded) over the device_id query parameter', async () => {
+    const { response } = await call(source, 'pin-with-device-query', (event) => {
+      event.headers['x-device-id'] = 'phone%2B1';
+    });
+    expect(response.statusCode).toBe(200);
+    expect(calls[0].command.deviceId).toBe('phone+1');
+  });
+
+  it.each([
+    ['missing-pinned', 'pinned: cannot be blank'],
+    ['null-pinned', 'pinned: cannot be blank'],
+    ['string-pinned', 'pinned: must be a boolean'],
+    ['number-pinned', 'pinned: must be a boolean'],
+    ['invalid-json', 'body: invalid JSON'],
+    ['array-body', 'body: must be a JSON object'],
+    ['missing-body', source === 'api-gateway-v1' ? 'body: must be a JSON object' : 'body: required, a JSON object like {"pinned":true}'],
+    ['wrong-content-type', 'body: Content-Type must be application/json'],
+    ['missing-content-type', 'body: Content-Type must be application/json'],
+    ['invalid-jid', 'chat_jid: invalid JID'],
+    ['invalid-jid-letters', 'chat_jid: invalid JID'],
+    ['invalid-device-id', 'device_id: invalid device id'],
+  ])('%s → 400 "%s", nothing reaches WhatsApp', async (name, message) => {
+    const { response, body } = await call(source, name);
+    expect(response.statusCode).toBe(400);
+    expect(response.headers).toMatchObject({ 'Content-Type': 'application/json' });
+    expect(body).toEqual({ code: '400', message, results: {} });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('a base64-encoded body is decoded', async () => {
+    const { response } = await call(source, 'base64-body');
+    expect(response.statusCode).toBe(200);
+  });
+
+  it('a body over 16 KiB → 413 in the envelope', async () => {
+    const { response, body } = await call(source, 'pin', (event) => {
+      event.body = JSON.stringify({ pinned: true, padding: 'x'.repeat(16 * 1024) });
+    });
+    expect(response.statusCode).toBe(413);
+    expect(body).toEqual({ code: '413', message: 'request body larger than 16384 bytes', results: {} });
+    expect(calls).toHaveLength(0);
+  });
+
+  it.each(['missing-authorization', 'wrong-password', 'malformed-authorization', 'bearer-authorization'])(
+    '%s → 401 with WWW-Authenticate, before anything else is looked at',
+    async (name) => {
+      // Prepare: the request is also invalid in every other way
+      const { response, body } = await call(source, name, (event) => {
+        event.body = '{"pinned":';
+      });
+      // Assess
+      expect(response.statusCode).toBe(401);
+      expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', 'WWW-Authenticate': 'Basic realm="whatsapp"' });
+      expect(body).toEqual({ code: '401', message: 'Unauthorized access', results: {} });
+      expect(calls).toHaveLength(0);
+    },
+  );
+
+  it('a wrong user with a valid password → 401', async () => {
+    const { response } = await call(source, 'pin', (event) => {
+      event.headers[source === 'api-gateway-v1' ? 'Authorization' : 'authorization'] = `Basic ${Buffer.from('nobody:pin-test-password').toString('base64')}`;
+    });
+    expect(response.statusCode).toBe(401);
+  });
+
+  it('a password containing ":" is accepted (pairs split on the first colon)', async () => {
+    const { response } = await call(source, 'pin', (event) => {
+      event.headers[source === 'api-gateway-v1' ? 'Authorization' : 'authorization'] = `Basic ${Buffer.from('admin:x:y:z').toString('base64')}`;
+    });
+    expect(response.statusCode).toBe(200);
+  });
+
+  it.each([
+    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}],
+    ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
+    ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
+    ['logged out', () => new NotLoggedInError('default', 'logged-out'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
+    ['the device is busy', () => new DeviceBusyError('default', 2.2), 409, { code: '409', message: 'device is busy, retry later', results: {} }, { 'Retry-After': '3' }],
+    ['WhatsApp timed out', () => new WhatsAppTimeoutError('no answer'), 504, { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} }, {}],
+    ['WhatsApp rejected', () => new WhatsAppRejectedError('409 twice'), 502, { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change', results: {} }, {}],
+    [
+      'the app-state key is missing',
+      () => new AppStateKeyMissingError('default'),
+      500,
+      { code: 'INTERNAL_SERVER_ERROR', message: 'app-state key missing for this device: link it again (npm run login)', results: {} },
+      {},
+    ],
+    ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}],
+  ])('when %s → its status, code and message', async (_case, error, status, expected, headers) => {
+    // Prepare
+    behaviour = async () => {
+      throw error();
+    };
+    // Act
+    const { response, body } = await call(source, 'pin');
+    // Assess
+    expect(response.statusCode).toBe(status);
+    expect(body).toEqual(expected);
+    expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', ...headers });
+  });
+});
+
+describe('direct invocations (Lambda Invoke, EventBridge): no basic auth, the same envelope', () => {
+  it('pins from a Lambda Invoke payload', async () => {
+    const result = await handler(loadEvent('direct', 'pin'), lambdaContext());
+    expect(result).toEqual({
+      code: 'SUCCESS',
+      message: 'Chat pinned successfully',
+      results: { status: 'success', message: 'Chat pinned successfully', chat_jid: '6289685028129@s.whatsapp.net', pinned: true },
+    });
+  });
+
+  it('unpins on the default device when device_id is absent', async () => {
+    const result = await handler(loadEvent('direct', 'unpin'), lambdaContext());
+    expect(result).toMatchObject({ code: 'SUCCESS', results: { pinned: false } });
+    expect(calls[0].command.deviceId).toBe('default');
+  });
+
+  it('takes the request from an EventBridge event detail', async () => {
+    const result = await handler(loadEvent('eventbridge', 'pin'), lambdaContext());
+    expect(result).toMatchObject({ code: 'SUCCESS', results: { chat_jid: '6289685028129@s.whatsapp.net', pinned: true } });
+  });
+
+  it.each([
+    ['invalid-jid', 'chat_jid: invalid JID'],
+    ['missing-pinned', 'pinned: cannot be blank'],
+  ])('%s → the 400 envelope', async (name, message) => {
+    expect(await handler(loadEvent('direct', name), lambdaContext())).toEqual({ code: '400', message, results: {} });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('maps port errors to the same envelope', async () => {
+    behaviour = async () => {
+      throw new DeviceBusyError('default', 5);
+    };
+    expect(await handler(loadEvent('direct', 'pin'), lambdaContext())).toEqual({ code: '409', message: 'device is busy, retry later', results: {} });
+  });
+});
+
+describe('SQS (FIFO) batches', () => {
+  it('pins every record of a batch', async () => {
+    const event = loadEvent('sqs', 'pin');
+    const result = (await handler(event, lambdaContext(30_000, 'req-sqs'))) as SQSBatchResponse;
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(calls.map((c) => c.command)).toEqual([{ deviceId: 'default', chatJid: '6289685028129@s.whatsapp.net', pinned: true }]);
+    expect(calls[0].context.invocationId).toBe(`req-sqs:${event.Records[0].messageId}`);
+  });
+
+  it('reports exactly the failed records; other message groups go on', async () => {
+    // Prepare: record 1 (group default) fails at WhatsApp; 2 and 3 are invalid; 4 (group default) comes after a failure in its group
+    behaviour = async (command) => {
+      if (command.pinned) throw new WhatsAppTimeoutError('no answer');
+    };
+    const event = loadEvent('sqs', 'mixed-batch');
+    // Act
+    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    // Assess
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
+    expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net']);
+  });
+
+  it('a batch where everything succeeds but one invalid record reports only that one', async () => {
+    const event = loadEvent('sqs', 'mixed-batch');
+    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[1].messageId, event.Records[2].messageId]);
+    expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net', '120363025246125486@g.us']);
+  });
+});

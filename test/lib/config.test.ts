@@ -1,0 +1,35 @@
+import { describe, expect, it } from '@jest/globals';
+import { loadConfig } from '../../lib/config.js';
+
+const required = { SESSION_TABLE: 'sessions', API_CREDENTIALS_SECRET_ID: 'secret' };
+
+describe('loadConfig', () => {
+  it('reads the documented variables with their documented defaults', () => {
+    expect(loadConfig(required)).toEqual({
+      sessionTable: 'sessions',
+      apiCredentialsSecretId: 'secret',
+      defaultDeviceId: 'default',
+      whatsappWsUrl: undefined,
+      checkChatExists: true,
+      pinTimeoutMs: 20_000,
+      leaseSeconds: 30,
+    });
+  });
+
+  it('takes overrides', () => {
+    const config = loadConfig({ ...required, DEFAULT_DEVICE_ID: 'sales', WHATSAPP_WS_URL: 'ws://127.0.0.1:1/ws/chat', CHECK_CHAT_EXISTS: 'false', PIN_TIMEOUT_MS: '9000', LEASE_SECONDS: '12' });
+    expect(config).toMatchObject({ defaultDeviceId: 'sales', whatsappWsUrl: 'ws://127.0.0.1:1/ws/chat', checkChatExists: false, pinTimeoutMs: 9000, leaseSeconds: 12 });
+  });
+
+  it.each(['SESSION_TABLE', 'API_CREDENTIALS_SECRET_ID'])('fails fast without %s', (name) => {
+    expect(() => loadConfig({ ...required, [name]: ' ' })).toThrow(`missing required environment variable ${name}`);
+  });
+
+  it.each([
+    ['CHECK_CHAT_EXISTS', 'yes'],
+    ['PIN_TIMEOUT_MS', '60000'],
+    ['LEASE_SECONDS', 'ten'],
+  ])('rejects %s=%s', (name, value) => {
+    expect(() => loadConfig({ ...required, [name]: value })).toThrow(name);
+  });
+});
