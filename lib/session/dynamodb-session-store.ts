@@ -1,0 +1,435 @@
+import { randomUUID } from 'node:crypto';
+import { deflateSync, inflateSync } from 'node:zlib';
+import {
+  BatchGetItemCommand,
+  BatchWriteItemCommand,
+  CreateTableCommand,
+  DescribeTableCommand,
+  QueryCommand,
+  ScanCommand,
+  TransactWriteItemsCommand,
+  UpdateItemCommand,
+  UpdateTimeToLiveCommand,
+  waitUntilTableExists,
+  type AttributeValue,
+  type DynamoDBClient,
+  type TransactWriteItem,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
+import { BufferJSON, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import { DeviceBusyError, LeaseLostError } from '../errors.js';
+import type { DeviceSummary, KeyChanges, KeyType, Lease, SessionSnapshot, SessionState, SessionStore } from './session-store.js';
+
+type Item = Record<string, AttributeValue>;
+type Op = { item: TransactWriteItem; bytes: number };
+
+const LEASE_SK = 'lease';
+const CREDS_SK = 'h#creds';
+/** Key categories a pin needs, loaded with the creds by one Query on the `h#` prefix. */
+const HOT_TYPES: ReadonlySet<string> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
+/** Values whose JSON is longer are stored deflated (binary). */
+const COMPRESS_FROM_BYTES = 8 * 1024;
+/** Compressed values are split into items of at most this many bytes (DynamoDB's item limit is 400 KB). */
+const PART_BYTES = 350_000;
+/** TransactWriteItems limits: 100 items and 4 MB per request (one slot is kept for the lease fence). */
+const MAX_TX_ITEMS = 100;
+const MAX_TX_BYTES = 3_500_000;
+/** Lease items (which carry the session version) vanish this long after their last use. */
+const LEASE_ITEM_RETENTION_SECONDS = 7 * 24 * 3600;
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+const MAX_ATTEMPTS = 8;
+
+const S = (value: string): AttributeValue => ({ S: value });
+const N = (value: number): AttributeValue => ({ N: String(value) });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const backoff = (attempt: number) => sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
+const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
+
+/** Sort key of a key's item (part 0) or of one of its further parts. */
+export function keySortKey(type: KeyType, id: string, part = 0): string {
+  return `${HOT_TYPES.has(type) ? 'h' : 'k'}#${type}#${id}${part ? `#part#${part}` : ''}`;
+}
+
+function stateOf(creds: AuthenticationCreds): SessionState {
+  return creds.me?.id ? 'linked' : 'linking';
+}
+
+function reviveKey<T extends KeyType>(type: T, json: string): SignalDataTypeMap[T] {
+  const value = JSON.parse(json, BufferJSON.reviver);
+  return type === 'app-state-sync-key' ? (proto.Message.AppStateSyncKeyData.fromObject(value) as unknown as SignalDataTypeMap[T]) : value;
+}
+
+/** The items of one key: inline JSON, or deflated JSON split across parts (part 0 holds the count `n`). */
+function encodeKey(deviceId: string, type: KeyType, id: string, value: unknown): Item[] {
+  const json = JSON.stringify(value, BufferJSON.replacer);
+  const base = { pk: S(deviceId), t: S(type), i: S(id) };
+  if (Buffer.byteLength(json) <= COMPRESS_FROM_BYTES) return [{ ...base, sk: S(keySortKey(type, id)), v: S(json) }];
+  const packed = deflateSync(json);
+  const count = Math.max(1, Math.ceil(packed.length / PART_BYTES));
+  return Array.from({ length: count }, (_, part) => ({
+    ...base,
+    sk: S(keySortKey(type, id, part)),
+    z: { B: packed.subarray(part * PART_BYTES, (part + 1) * PART_BYTES) },
+    ...(part ? { p: N(part) } : { n: N(count) }),
+  }));
+}
+
+/** Reassembles keys from their items (any order); parts beyond a key's count are stale and ignored. */
+function decodeKeys(items: Item[]): Map<string, { type: KeyType; id: string; value: unknown; parts: number }> {
+  const heads = new Map<string, Item>();
+  const parts = new Map<string, Buffer[]>();
+  for (const item of items) {
+    const name = `${item.t!.S}#${item.i!.S}`;
+    if (item.p) (parts.get(name) ?? parts.set(name, []).get(name)!)[Number(item.p.N)] = Buffer.from(item.z!.B!);
+    else heads.set(name, item);
+  }
+  const keys = new Map<string, { type: KeyType; id: string; value: unknown; parts: number }>();
+  for (const [name, head] of heads) {
+    const type = head.t!.S as KeyType;
+    const id = head.i!.S!;
+    const count = head.n ? Number(head.n.N) : 1;
+    let json: string;
+    if (head.v) json = head.v.S!;
+    else {
+      const more = parts.get(name) ?? [];
+      const chunks: Buffer[] = [Buffer.from(head.z!.B!)];
+      for (let part = 1; part < count; part++) {
+        if (!more[part]) throw new Error(`key ${type}/${id}: part ${part} of ${count} missing`);
+        chunks.push(more[part]!);
+      }
+      json = inflateSync(Buffer.concat(chunks)).toString();
+    }
+    keys.set(name, { type, id, value: reviveKey(type, json), parts: count });
+  }
+  return keys;
+}
+
+function itemBytes(item: Item): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(item)) bytes += name.length + (value.S !== undefined ? Buffer.byteLength(value.S) : value.B ? value.B.length : 24);
+  return bytes;
+}
+
+/** Creates the session table if it is missing (the schema infra deploys: pk/sk strings, on demand, TTL on `ttl`). */
+export async function ensureSessionTable(client: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return;
+  } catch (error) {
+    if (errorName(error) !== 'ResourceNotFoundException') throw error;
+  }
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (errorName(error) !== 'ResourceInUseException') throw error;
+  }
+  await waitUntilTableExists({ client, maxWaitTime: 60 }, { TableName: tableName });
+  await client.send(
+    new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true } }),
+  ).catch((error) => {
+    if (!/already enabled/i.test(String((error as Error).message))) throw error;
+  });
+}
+
+/**
+ * Sessions in one DynamoDB table: per device (pk) a lease item, a creds item, and one item per key
+ * (large values deflated and split). Layout and rationale: lib/session/README.md.
+ */
+export class DynamoDbSessionStore implements SessionStore {
+  private readonly now: () => number;
+  /** How many items each key spanned when last seen, to delete stale parts when it shrinks. */
+  private readonly partCounts = new Map<string, number>();
+
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+    options: { now?: () => number } = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async acquireLease(deviceId: string, owner: string, ttlSeconds: number): Promise<Lease> {
+    const now = this.now();
+    const expiresAt = now + ttlSeconds * 1000;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: { pk: S(deviceId), sk: S(LEASE_SK) },
+          UpdateExpression: 'SET #owner = :owner, expiresAt = :expiresAt, acquiredAt = :now, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#owner) OR expiresAt <= :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': 'ttl' },
+          ExpressionAttributeValues: { ':owner': S(owner), ':expiresAt': N(expiresAt), ':now': N(now), ':ttl': N(this.ttl(expiresAt)) },
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { deviceId, owner, expiresAt, sessionVersion: Attributes?.sessionVersion?.S };
+    } catch (error) {
+      if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
+      const heldUntil = Number((error as { Item?: Item }).Item?.expiresAt?.N ?? now);
+      throw new DeviceBusyError(deviceId, Math.max(1, Math.ceil((heldUntil - now) / 1000)), { cause: error });
+    }
+  }
+
+  async renewLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
+    const expiresAt = this.now() + ttlSeconds * 1000;
+    await this.fenced(lease, () =>
+      this.client.send(new UpdateItemCommand(this.leaseUpdate(lease, 'SET expiresAt = :expiresAt, #ttl = :ttl', { ':expiresAt': N(expiresAt), ':ttl': N(this.ttl(expiresAt)) }))),
+    );
+    return { ...lease, expiresAt };
+  }
+
+  async releaseLease(lease: Lease): Promise<void> {
+    await this.fenced(lease, () => this.client.send(new UpdateItemCommand(this.leaseUpdate(lease, 'REMOVE #owner, expiresAt')))).catch((error) => {
+      if (!(error instanceof LeaseLostError)) throw error;
+    });
+  }
+
+  async load(deviceId: string): Promise<SessionSnapshot> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :hot)',
+      ExpressionAttributeValues: { ':pk': S(deviceId), ':hot': S('h#') },
+    });
+    const credsItem = items.find((item) => item.sk!.S === CREDS_SK);
+    const keys: KeyChanges = {};
+    for (const { type, id, value, parts } of decodeKeys(items.filter((item) => item !== credsItem)).values()) {
+      ((keys[type] ??= {}) as Record<string, unknown>)[id] = value;
+      this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
+    }
+    const creds = credsItem?.creds?.S ? (JSON.parse(credsItem.creds.S, BufferJSON.reviver) as AuthenticationCreds) : undefined;
+    const state = (credsItem?.state?.S as SessionState | undefined) ?? (creds ? stateOf(creds) : 'absent');
+    return { state, creds, keys };
+  }
+
+  async getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }> {
+    const heads = await this.batchGet(deviceId, [...new Set(ids)].map((id) => keySortKey(type, id)));
+    const partSks = heads.flatMap((head) =>
+      Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(type, head.i!.S!, index + 1)),
+    );
+    const items = partSks.length ? [...heads, ...(await this.batchGet(deviceId, partSks))] : heads;
+    const result: { [id: string]: SignalDataTypeMap[T] } = {};
+    for (const { id, value, parts } of decodeKeys(items).values()) {
+      result[id] = value as SignalDataTypeMap[T];
+      this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
+    }
+    return result;
+  }
+
+  async write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void> {
+    const groups = this.changeOps(lease.deviceId, changes);
+    if (!groups.length) return;
+    for (const items of this.pack(groups)) await this.transact(lease, [...items, this.fence(lease)]);
+  }
+
+  async commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Promise<string> {
+    const transactions = this.pack(this.changeOps(lease.deviceId, changes));
+    const last = transactions.pop() ?? [];
+    for (const items of transactions) await this.transact(lease, [...items, this.fence(lease)]);
+    const sessionVersion = randomUUID();
+    const release = this.leaseUpdate(lease, 'SET sessionVersion = :version, #ttl = :ttl REMOVE #owner, expiresAt', {
+      ':version': S(sessionVersion),
+      ':ttl': N(this.ttl(this.now())),
+    });
+    await this.transact(lease, [...last, { Update: release }]);
+    return sessionVersion;
+  }
+
+  async list(): Promise<DeviceSummary[]> {
+    const devices = new Map<string, DeviceSummary>();
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ExclusiveStartKey,
+          FilterExpression: 'sk IN (:lease, :creds)',
+          ProjectionExpression: 'pk, sk, #state, linkedJid, updatedAt, acquiredAt',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':lease': S(LEASE_SK), ':creds': S(CREDS_SK) },
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const deviceId = item.pk!.S!;
+        const device = devices.get(deviceId) ?? devices.set(deviceId, { deviceId, state: 'absent' }).get(deviceId)!;
+        if (item.sk!.S === CREDS_SK) {
+          device.state = (item.state?.S as SessionState | undefined) ?? 'linking';
+          if (item.linkedJid?.S) device.linkedJid = item.linkedJid.S;
+        }
+        const usedAt = Number(item.updatedAt?.N ?? item.acquiredAt?.N ?? 0);
+        if (usedAt > (device.lastUsedAt ?? 0)) device.lastUsedAt = usedAt;
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return [...devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+  }
+
+  async deleteDevice(deviceId: string): Promise<void> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': S(deviceId) },
+      ProjectionExpression: 'pk, sk',
+    });
+    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX) {
+      let requests: WriteRequest[] = items.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
+      for (let attempt = 0; requests.length; attempt++) {
+        if (attempt) await this.retryPause(attempt, 'BatchWriteItem');
+        const { UnprocessedItems } = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }));
+        requests = UnprocessedItems?.[this.tableName] ?? [];
+      }
+    }
+    for (const name of this.partCounts.keys()) if (name.startsWith(`${deviceId}#`)) this.partCounts.delete(name);
+  }
+
+  private ttl(epochMs: number): number {
+    return Math.ceil(epochMs / 1000) + LEASE_ITEM_RETENTION_SECONDS;
+  }
+
+  private leaseUpdate(lease: Lease, UpdateExpression: string, values: Item = {}) {
+    return {
+      TableName: this.tableName,
+      Key: { pk: S(lease.deviceId), sk: S(LEASE_SK) },
+      UpdateExpression,
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'owner', ...(UpdateExpression.includes('#ttl') ? { '#ttl': 'ttl' } : {}) },
+      ExpressionAttributeValues: { ':owner': S(lease.owner), ...values },
+    };
+  }
+
+  /** The fence of a non-final transaction: still our lease; marks the session as changed since the last commit. */
+  private fence(lease: Lease): TransactWriteItem {
+    return { Update: this.leaseUpdate(lease, 'SET sessionVersion = :version', { ':version': S(`uncommitted-${randomUUID()}`) }) };
+  }
+
+  private async fenced<T>(lease: Lease, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (error) {
+      if (errorName(error) === 'ConditionalCheckFailedException') throw new LeaseLostError(`lease on device ${lease.deviceId} lost`, { cause: error });
+      throw error;
+    }
+  }
+
+  /** One fenced transaction (the lease operation last); conflicts retried, a failed fence → LeaseLostError. */
+  private async transact(lease: Lease, TransactItems: TransactWriteItem[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.client.send(new TransactWriteItemsCommand({ TransactItems, ClientRequestToken: randomUUID() }));
+        return;
+      } catch (error) {
+        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
+        if (reasons[TransactItems.length - 1]?.Code === 'ConditionalCheckFailed') {
+          throw new LeaseLostError(`lease on device ${lease.deviceId} lost`, { cause: error });
+        }
+        if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;
+        await this.retryPause(attempt + 1, 'TransactWriteItems', error);
+      }
+    }
+  }
+
+  private async retryPause(attempt: number, what: string, cause?: unknown): Promise<void> {
+    if (attempt >= MAX_ATTEMPTS) throw new Error(`${what} still incomplete after ${MAX_ATTEMPTS} attempts`, { cause });
+    await backoff(attempt);
+  }
+
+  /** Write operations per key (a key's parts stay together so one transaction holds all of them). */
+  private changeOps(deviceId: string, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Op[][] {
+    const groups: Op[][] = [];
+    const op = (item: TransactWriteItem, bytes: number): Op => ({ item, bytes });
+    const key = (sk: string) => ({ pk: S(deviceId), sk: S(sk) });
+    const credsKey = key(CREDS_SK);
+    if (changes.creds) {
+      const item: Item = {
+        ...credsKey,
+        creds: S(JSON.stringify(changes.creds, BufferJSON.replacer)),
+        state: S(changes.state ?? stateOf(changes.creds)),
+        updatedAt: N(this.now()),
+        ...(changes.creds.me?.id ? { linkedJid: S(changes.creds.me.id) } : {}),
+      };
+      groups.push([op({ Put: { TableName: this.tableName, Item: item } }, itemBytes(item))]);
+    } else if (changes.state) {
+      const Update = {
+        TableName: this.tableName,
+        Key: credsKey,
+        UpdateExpression: 'SET #state = :state, updatedAt = :now',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':state': S(changes.state), ':now': N(this.now()) },
+      };
+      groups.push([op({ Update }, 100)]);
+    }
+    for (const [type, values] of Object.entries(changes.keys ?? {}) as Array<[KeyType, Record<string, unknown>]>) {
+      for (const [id, value] of Object.entries(values ?? {})) {
+        const name = `${deviceId}#${keySortKey(type, id)}`;
+        const known = this.partCounts.get(name) ?? 1;
+        const items = value === null || value === undefined ? [] : encodeKey(deviceId, type, id, value);
+        const group = items.map((Item) => op({ Put: { TableName: this.tableName, Item } }, itemBytes(Item)));
+        for (let part = items.length; part < known; part++) group.push(op({ Delete: { TableName: this.tableName, Key: key(keySortKey(type, id, part)) } }, 100));
+        if (group.length >= MAX_TX_ITEMS) throw new Error(`key ${type}/${id} is too large to store`);
+        this.partCounts.set(name, Math.max(items.length, 1));
+        groups.push(group);
+      }
+    }
+    return groups;
+  }
+
+  /** Packs groups into transactions of at most 99 items (one slot for the fence) and MAX_TX_BYTES. */
+  private pack(groups: Op[][]): TransactWriteItem[][] {
+    const transactions: TransactWriteItem[][] = [];
+    let current: TransactWriteItem[] = [];
+    let bytes = 0;
+    for (const group of groups) {
+      const groupBytes = group.reduce((sum, { bytes: b }) => sum + b, 0);
+      if (current.length && (current.length + group.length > MAX_TX_ITEMS - 1 || bytes + groupBytes > MAX_TX_BYTES)) {
+        transactions.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(...group.map(({ item }) => item));
+      bytes += groupBytes;
+    }
+    if (current.length) transactions.push(current);
+    return transactions;
+  }
+
+  private async queryAll(input: { KeyConditionExpression: string; ExpressionAttributeValues: Item; ProjectionExpression?: string }): Promise<Item[]> {
+    const items: Item[] = [];
+    let ExclusiveStartKey: Item | undefined;
+    do {
+      const page = await this.client.send(new QueryCommand({ TableName: this.tableName, ConsistentRead: true, ExclusiveStartKey, ...input }));
+      items.push(...(page.Items ?? []));
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey);
+    return items;
+  }
+
+  /** BatchGetItem by sort key, ≤ 100 keys per request, unprocessed keys retried with backoff. */
+  private async batchGet(deviceId: string, sortKeys: string[]): Promise<Item[]> {
+    const items: Item[] = [];
+    for (let start = 0; start < sortKeys.length; start += BATCH_GET_MAX) {
+      let keys: Item[] = sortKeys.slice(start, start + BATCH_GET_MAX).map((sk) => ({ pk: S(deviceId), sk: S(sk) }));
+      for (let attempt = 0; keys.length; attempt++) {
+        if (attempt) await this.retryPause(attempt, 'BatchGetItem');
+        const { Responses, UnprocessedKeys } = await this.client.send(
+          new BatchGetItemCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        items.push(...(Responses?.[this.tableName] ?? []));
+        keys = UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+      }
+    }
+    return items;
+  }
+}

@@ -1,0 +1,106 @@
+import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap } from '@whiskeysockets/baileys';
+import type { KeyChanges, KeyType, Lease, SessionSnapshot, SessionStore } from './session-store.js';
+
+/** Key categories the snapshot holds completely: a miss there means absent, no read needed. */
+const HOT_TYPES: ReadonlySet<string> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
+/** Creds fields whose loss makes WhatsApp hand out colliding pre-key ids (Bad MAC): written through at once. */
+const PRE_KEY_COUNTERS = ['nextPreKeyId', 'firstUnuploadedPreKeyId'] as const;
+
+export interface SessionAuthState {
+  state: AuthenticationState;
+  /** Call on Baileys' `creds.update`: pending for the commit, written through at once when it moves the pre-key counters. */
+  credsChanged(update: Partial<AuthenticationCreds>): void;
+  /** Key changes kept for the final commit (e.g. app-state-sync-version of a pin). */
+  setKeys(changes: KeyChanges): void;
+  /** Waits for write-throughs, then commits what is pending and releases the lease; returns the session version. */
+  commit(options?: { state?: 'logged-out' }): Promise<string>;
+  /** Store requests issued through this auth state (reads, write-throughs, the commit). */
+  requests(): number;
+}
+
+/**
+ * Baileys' AuthenticationState over a SessionStore: reads from memory (snapshot, fetched, pending),
+ * then from the store; `keys.set` writes through (resolves once durable, fenced by the lease).
+ */
+export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot: SessionSnapshot): SessionAuthState {
+  if (!snapshot.creds) throw new Error(`device ${lease.deviceId} has no creds to open`);
+  const creds = snapshot.creds;
+  /** Known values by type and id; null = known absent. */
+  const memory = new Map<string, Map<string, unknown>>();
+  const pending: KeyChanges = {};
+  let credsDirty = false;
+  let requests = 0;
+  let writes: Promise<void> = Promise.resolve();
+  let writeError: unknown;
+
+  const remember = (changes: KeyChanges) => {
+    for (const [type, values] of Object.entries(changes)) {
+      const known = memory.get(type) ?? memory.set(type, new Map()).get(type)!;
+      for (const [id, value] of Object.entries(values ?? {})) known.set(id, value ?? null);
+    }
+  };
+  /** Serialised so that writes land in the order Baileys made them; a failure is reported by commit. */
+  const writeThrough = (changes: { creds?: AuthenticationCreds; keys?: KeyChanges }) => {
+    const done = writes.then(() => {
+      if (writeError) throw writeError;
+      requests++;
+      return store.write(lease, changes);
+    });
+    writes = done.catch((error) => {
+      writeError ??= error;
+    });
+    return done;
+  };
+  remember(snapshot.keys);
+
+  const keys = {
+    async get<T extends KeyType>(type: T, ids: string[]) {
+      const known = memory.get(type);
+      const result: { [id: string]: SignalDataTypeMap[T] } = {};
+      const misses: string[] = [];
+      for (const id of ids) {
+        const value = known?.get(id);
+        if (value !== undefined && value !== null) result[id] = value as SignalDataTypeMap[T];
+        else if (value === undefined && !HOT_TYPES.has(type)) misses.push(id);
+      }
+      if (misses.length) {
+        requests++;
+        const fetched = await store.getKeys(lease.deviceId, type, misses);
+        remember({ [type]: Object.fromEntries(misses.map((id) => [id, fetched[id] ?? null])) });
+        Object.assign(result, fetched);
+      }
+      return result;
+    },
+    async set(data: SignalDataSet) {
+      remember(data);
+      for (const [type, values] of Object.entries(data)) {
+        const waiting = pending[type as KeyType] as Record<string, unknown> | undefined;
+        for (const id of Object.keys(values ?? {})) delete waiting?.[id];
+      }
+      await writeThrough({ keys: data });
+    },
+  };
+
+  return {
+    state: { creds, keys },
+    credsChanged(update) {
+      Object.assign(creds, update);
+      credsDirty = true;
+      if (PRE_KEY_COUNTERS.some((field) => field in update)) void writeThrough({ creds }).catch(() => undefined);
+    },
+    setKeys(changes) {
+      remember(changes);
+      for (const [type, values] of Object.entries(changes)) Object.assign(((pending as Record<string, object>)[type] ??= {}), values);
+    },
+    async commit(options = {}) {
+      await writes;
+      if (writeError) throw writeError;
+      requests++;
+      const version = await store.commit(lease, { creds: credsDirty ? creds : undefined, keys: pending, state: options.state });
+      credsDirty = false;
+      for (const type of Object.keys(pending)) delete pending[type as KeyType];
+      return version;
+    },
+    requests: () => requests,
+  };
+}

@@ -1,0 +1,61 @@
+import type { AuthenticationCreds, SignalDataTypeMap } from '@whiskeysockets/baileys';
+
+/** A Baileys key category (pre-key, session, sender-key, app-state-sync-key, …). */
+export type KeyType = keyof SignalDataTypeMap;
+
+/** Key changes by category and id; `null` deletes the key. */
+export type KeyChanges = { [T in KeyType]?: { [id: string]: SignalDataTypeMap[T] | null } };
+
+/**
+ * absent: nothing stored; linking: creds without `me` (pairing never finished);
+ * linked: creds with `me`; logged-out: WhatsApp said 401 (items kept for diagnosis).
+ */
+export type SessionState = 'absent' | 'linking' | 'linked' | 'logged-out';
+
+/**
+ * A per-device lease. `sessionVersion` is an opaque token: every commit sets a new one (and every
+ * write-through invalidates it), `acquireLease` reads it back, so a warm instance can tell whether
+ * anyone changed the session since its own last commit.
+ */
+export interface Lease {
+  deviceId: string;
+  owner: string;
+  /** Epoch milliseconds. */
+  expiresAt: number;
+  sessionVersion?: string;
+}
+
+/** What a pin needs: the state, the creds and every hot key (app-state-sync-key and -version). */
+export interface SessionSnapshot {
+  state: SessionState;
+  creds?: AuthenticationCreds;
+  keys: KeyChanges;
+}
+
+export interface DeviceSummary {
+  deviceId: string;
+  state: SessionState;
+  linkedJid?: string;
+  /** Epoch milliseconds of the last lease acquisition or creds write. */
+  lastUsedAt?: number;
+}
+
+/** Sessions of WhatsApp devices, one lease per device fencing every write. */
+export interface SessionStore {
+  /** One request. DeviceBusyError when another live owner holds it; an expired lease is taken over. */
+  acquireLease(deviceId: string, owner: string, ttlSeconds: number): Promise<Lease>;
+  /** LeaseLostError when the lease is not ours any more. */
+  renewLease(lease: Lease, ttlSeconds: number): Promise<Lease>;
+  /** Conditional on ownership; silently ok when already lost. */
+  releaseLease(lease: Lease): Promise<void>;
+  /** Creds, state and hot keys in one request (more only beyond 1 MB). */
+  load(deviceId: string): Promise<SessionSnapshot>;
+  /** Batched reads (≤ 100 keys per request), unprocessed keys retried. Absent ids are left out. */
+  getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }>;
+  /** Write-through, durable when resolved; fenced by the lease, which it keeps. LeaseLostError when fenced out. */
+  write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void>;
+  /** Final fenced write that also releases the lease; returns the new session version. LeaseLostError when fenced out. */
+  commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Promise<string>;
+  list(): Promise<DeviceSummary[]>;
+  deleteDevice(deviceId: string): Promise<void>;
+}
