@@ -1,0 +1,331 @@
+/** The simulated WhatsApp server: accounts, logins, IQs, app state, the phones, faults and the stanza record. */
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { performance } from 'node:perf_hooks';
+import { getBinaryNodeChild, getBinaryNodeChildren, type BinaryNode, type proto } from '@whiskeysockets/baileys';
+import { WebSocketServer } from 'ws';
+import { AppStateServer } from './app-state-server.js';
+import { createServerIdentity, type ServerIdentity } from './cert-chain.js';
+import { SimConnection, type ConnectionHost } from './connection.js';
+import { FaultBook } from './faults.js';
+import type { ChatState, ConnectionCounts, Fault, LinkedDevice, ProtocolViolation, SimAccount, SimPhone, Simulator, SimulatorOptions, StanzaRecord } from './index.js';
+import { linkDevice } from './link-device.js';
+import { Pairing } from './pairing.js';
+import { buildKeyShareMessage, messageNode, PhoneSignal, textMessage } from './phone-signal.js';
+import { acceptPreKeyUpload, digestNode, InvalidKeyBundle, rotateSignedPreKey, takePreKeyBundle } from './pre-keys.js';
+import { answerGroupQuery, answerParticipating, answerUsync, QueryError } from './queries.js';
+import { Registry, type AccountRecord, type DeviceRecord } from './registry.js';
+
+export const SERVER_JID = '@s.whatsapp.net';
+const PRE_KEY_LOW = 5;
+const unixTime = () => String(Math.floor(Date.now() / 1000));
+export const stanzaId = () => randomBytes(8).toString('hex').toUpperCase();
+
+interface AccountState { record: AccountRecord; appState: AppStateServer; phone: PhoneSignal }
+
+class SimServer implements Simulator, ConnectionHost {
+  url = '';
+  readonly rootPublicKey: Uint8Array;
+  readonly identity: ServerIdentity = createServerIdentity();
+  readonly record: StanzaRecord[] = [];
+  readonly registry = new Registry();
+  private readonly ownViolations: ProtocolViolation[] = [];
+  private readonly accounts = new Map<string, AccountState>();
+  private readonly faults = new FaultBook();
+  private readonly live = new Set<SimConnection>();
+  private readonly stats = new Map<string, ConnectionCounts>();
+  private readonly pairing: Pairing;
+  private readonly wss: WebSocketServer;
+  private nextConnectionId = 1;
+  private phoneWork: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: SimulatorOptions) {
+    this.rootPublicKey = this.identity.rootPublicKey;
+    this.pairing = new Pairing(this);
+    this.wss = new WebSocketServer({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, path: '/ws/chat' });
+    this.wss.on('connection', ws => {
+      const connection = new SimConnection(this.nextConnectionId++, ws, this);
+      this.live.add(connection);
+      this.count('', +1);
+    });
+  }
+
+  async listen(): Promise<void> {
+    await once(this.wss, 'listening');
+    const address = this.wss.address();
+    if (!address || typeof address === 'string') throw new Error('unexpected pipe address');
+    this.url = `ws://${address.address}:${address.port}/ws/chat`;
+  }
+
+  // ---- public API ----
+
+  get violations(): ProtocolViolation[] {
+    const appState = [...this.accounts.values()].flatMap(account => account.appState.violations);
+    return [...this.ownViolations, ...appState].sort((a, b) => a.at - b.at);
+  }
+
+  createAccount(options?: { phoneNumber?: string; lid?: string; name?: string }): SimAccount {
+    const record = this.registry.createAccount(options);
+    const appState = new AppStateServer({ phoneJid: `${record.phoneNumber}:0@s.whatsapp.net` });
+    appState.addKey(record.appStateKey.keyId, record.appStateKey.keyData, record.appStateKey.timestamp);
+    this.accounts.set(record.phoneNumber, { record, appState, phone: new PhoneSignal(record.phoneNumber, record.accountKey) });
+    return { phoneNumber: record.phoneNumber, lid: `${record.lid}@lid`, jid: `${record.phoneNumber}@s.whatsapp.net`, name: record.name };
+  }
+
+  registerNumber(phoneNumber: string, lid?: string): void { this.registry.registerNumber(phoneNumber, lid) }
+
+  createGroup(options: { subject: string; participants: string[]; id?: string }): string { return this.registry.createGroup(options) }
+
+  async linkDevice(phoneNumber: string, options?: { preKeys?: number; shareAppStateKey?: boolean }): Promise<LinkedDevice> {
+    return linkDevice(this.registry, this.account(phoneNumber).record, options);
+  }
+
+  unlinkDevice(deviceJid: string): void {
+    const device = this.registry.device(deviceJid);
+    if (!device) throw new Error(`no device ${deviceJid}`);
+    device.removed = true;
+    for (const connection of this.connectionsOf(device.jid)) {
+      connection.send({ tag: 'stream:error', attrs: { code: '401' }, content: [{ tag: 'conflict', attrs: { type: 'device_removed' } }] });
+      connection.end();
+    }
+  }
+
+  phone(phoneNumber: string): SimPhone {
+    const mutate = async (action: 'pin' | 'archive', chatJid: string, value: boolean) => {
+      const { record, appState } = this.account(phoneNumber);
+      appState.phoneMutate({ action, chatJid, value });
+      for (const device of record.devices.values()) {
+        for (const connection of this.connectionsOf(device.jid)) {
+          connection.send({ tag: 'notification', attrs: { from: SERVER_JID, type: 'server_sync', id: stanzaId(), t: unixTime() }, content: [
+            { tag: 'collection', attrs: { name: 'regular_low', version: String(appState.version('regular_low')) } },
+          ] });
+        }
+      }
+    };
+    return {
+      setPinned: (chatJid, pinned) => mutate('pin', chatJid, pinned),
+      setArchived: (chatJid, archived) => mutate('archive', chatJid, archived),
+    };
+  }
+
+  chatState(phoneNumber: string, chatJid: string): ChatState | undefined { return this.account(phoneNumber).appState.chatState(chatJid) }
+
+  appStateVersion(phoneNumber: string, collection: string): number { return this.account(phoneNumber).appState.version(collection) }
+
+  clearRecord(): void { this.record.length = 0 }
+
+  connections(deviceJid?: string): ConnectionCounts {
+    return { ...(this.stats.get(deviceJid ?? '') ?? { live: 0, maxConcurrent: 0, total: 0 }) };
+  }
+
+  setFaults(faults: Fault[], scope?: { deviceJid?: string }): void { this.faults.set(faults, scope?.deviceJid) }
+
+  clearFaults(): void { this.faults.clear() }
+
+  faultSnapshot() { return this.faults.snapshot() }
+
+  queueOfflineMessages(deviceJid: string, count: number): void {
+    const device = this.registry.device(deviceJid);
+    if (!device || device.removed) throw new Error(`no linked device ${deviceJid}`);
+    for (let i = 0; i < count; i++) this.queuePhoneMessage(device, textMessage(`offline message ${i + 1} of ${count}`));
+  }
+
+  beforeNextPatch(phoneNumber: string, action: () => void | Promise<void>): void { this.account(phoneNumber).appState.beforeNextUpload(action) }
+
+  scanQr(qr: string, phoneNumber: string): Promise<void> { return this.pairing.scanQr(qr, this.account(phoneNumber).record) }
+
+  async stop(): Promise<void> {
+    for (const connection of this.live) connection.terminate();
+    await new Promise<void>((resolve, reject) => this.wss.close(error => (error ? reject(error) : resolve())));
+  }
+
+  // ---- used by connections and pairing ----
+
+  account(phoneNumberOrJid: string): AccountState {
+    const state = this.accounts.get(this.registry.account(phoneNumberOrJid).phoneNumber);
+    if (!state) throw new Error(`no simulated account ${phoneNumberOrJid}`);
+    return state;
+  }
+
+  violation(kind: string, detail: string, deviceJid?: string): void {
+    this.ownViolations.push({ at: Date.now(), deviceJid, kind, detail });
+  }
+
+  connectionsOf(deviceJid: string): SimConnection[] {
+    return [...this.live].filter(connection => connection.deviceJid === deviceJid && !connection.closed);
+  }
+
+  latencyMs(deviceJid?: string): number { return this.faults.latencyMs(deviceJid, this.options.latencyMs ?? 0) }
+
+  refuseHandshake(): boolean { return this.faults.has('refuse-handshake') }
+
+  onRecord(connection: SimConnection, direction: 'in' | 'out', node: BinaryNode): void {
+    const { xmlns, type, id } = node.attrs;
+    this.record.push({ connectionId: connection.id, deviceJid: connection.deviceJid, direction, tag: node.tag, xmlns, type, id, at: performance.now() });
+  }
+
+  onClose(connection: SimConnection): void {
+    if (!this.live.delete(connection)) return;
+    this.count('', -1);
+    if (connection.deviceJid) this.count(connection.deviceJid, -1);
+    this.pairing.forget(connection);
+  }
+
+  onError(connection: SimConnection, error: Error): void {
+    this.violation('connection-error', error.message, connection.deviceJid);
+  }
+
+  async onPayload(connection: SimConnection, payload: proto.ClientPayload): Promise<void> {
+    if (payload.username === null || payload.username === undefined) return this.pairing.start(connection, payload);
+    const jid = `${payload.username}:${payload.device ?? 0}@s.whatsapp.net`;
+    const device = this.registry.device(jid);
+    const refusal = !device ? 'unknown device'
+      : device.removed ? 'device removed'
+      : !connection.clientStatic?.equals(device.noisePublic) ? 'noise key does not match the linked device'
+      : this.faults.has('logged-out', jid) ? 'logged-out fault'
+      : undefined;
+    if (refusal || !device) {
+      connection.send({ tag: 'failure', attrs: { reason: '401', location: 'sim' } });
+      return connection.end();
+    }
+    for (const older of this.connectionsOf(device.jid)) {
+      older.send({ tag: 'stream:error', attrs: {}, content: [{ tag: 'conflict', attrs: { type: 'replaced' } }] });
+      older.end();
+    }
+    connection.device = device;
+    this.count(device.jid, +1);
+    connection.send({ tag: 'success', attrs: { t: unixTime(), props: '1', location: 'sim', lid: device.lidJid, creation: unixTime() } });
+  }
+
+  async onStanza(connection: SimConnection, node: BinaryNode): Promise<void> {
+    const device = connection.device;
+    const fault = this.faults.forStanza(node, device?.jid);
+    if (fault?.kind === 'drop-on') return connection.terminate();
+    if (node.tag === 'iq' && (node.attrs.type === 'get' || node.attrs.type === 'set')) {
+      if (fault?.kind === 'ignore') return;
+      if (fault?.kind === 'iq-error') return connection.send(errorReply(node, fault.code, fault.text));
+      if (!device) return connection.send(errorReply(node, 401, 'not-authorized'));
+      connection.send(await this.answerIq(device, node));
+      if (node.attrs.xmlns === 'passive' && getBinaryNodeChild(node, 'active')) this.deliverOffline(connection, device);
+      return;
+    }
+    if (node.tag === 'iq') return this.pairing.onIqResult(connection, node);
+    if (!device) return;
+    if (node.tag === 'receipt') return this.onReceipt(connection, device, node);
+    if (node.tag === 'message') {
+      connection.send({ tag: 'ack', attrs: { class: 'message', id: node.attrs.id, from: node.attrs.to ?? SERVER_JID, t: unixTime() } });
+    }
+    // presence, ib (unified_session, offline_batch), ack, chatstate, notification acks: nothing to answer
+  }
+
+  // ---- IQs ----
+
+  private async answerIq(device: DeviceRecord, iq: BinaryNode): Promise<BinaryNode> {
+    const child = Array.isArray(iq.content) ? iq.content[0] : undefined;
+    const { xmlns, type } = iq.attrs;
+    try {
+      if (xmlns === 'encrypt' && type === 'get' && child?.tag === 'count') return result(iq, [{ tag: 'count', attrs: { value: String(device.preKeys.size) } }]);
+      if (xmlns === 'encrypt' && type === 'get' && child?.tag === 'digest') return result(iq, [digestNode(device)]);
+      if (xmlns === 'encrypt' && type === 'set' && child?.tag === 'rotate') {
+        rotateSignedPreKey(device, child);
+        return result(iq);
+      }
+      if (xmlns === 'encrypt' && type === 'set' && getBinaryNodeChild(iq, 'list')) {
+        acceptPreKeyUpload(device, iq);
+        this.pairing.afterPreKeyUpload(device);
+        return result(iq);
+      }
+      if (xmlns === 'usync' && child?.tag === 'usync') return result(iq, [answerUsync(this.registry, child)]);
+      if (xmlns === 'w:g2' && child?.tag === 'query' && iq.attrs.to?.endsWith('@g.us')) {
+        return result(iq, [answerGroupQuery(this.registry, this.account(device.phoneNumber).record, iq.attrs.to)]);
+      }
+      if (xmlns === 'w:g2' && child?.tag === 'participating') return result(iq, [answerParticipating(this.registry, this.account(device.phoneNumber).record)]);
+      if (xmlns === 'w:sync:app:state' && child?.tag === 'sync') {
+        return result(iq, [await this.account(device.phoneNumber).appState.handleSync(child, device.jid)]);
+      }
+      if (xmlns === 'md' && child?.tag === 'remove-companion-device') {
+        const removed = this.registry.device(child.attrs.jid ?? '');
+        if (removed?.phoneNumber !== device.phoneNumber) return errorReply(iq, 404, 'item-not-found');
+        setImmediate(() => this.unlinkDevice(removed.jid));
+        return result(iq);
+      }
+      return result(iq); // w:p ping and everything else: a well-formed empty result
+    } catch (error) {
+      if (error instanceof QueryError) return errorReply(iq, error.code, error.text);
+      if (error instanceof InvalidKeyBundle) {
+        this.violation('invalid-key-bundle', error.message, device.jid);
+        return errorReply(iq, 406, 'not-acceptable');
+      }
+      this.violation('iq-failed', `${xmlns}/${child?.tag}: ${(error as Error).message}`, device.jid);
+      return errorReply(iq, 500, 'internal-server-error');
+    }
+  }
+
+  // ---- messages from the phone ----
+
+  /** Signal-encrypts a message from the account's phone to the device and keeps it until the device receipts it. */
+  queuePhoneMessage(device: DeviceRecord, plaintext: Uint8Array, options: { deliverNow?: boolean } = {}): void {
+    const { phone } = this.account(device.phoneNumber);
+    this.phoneWork = this.phoneWork.then(async () => {
+      const address = { user: device.phoneNumber, device: device.device };
+      const bundle = phone.hasSession(address) ? undefined : takePreKeyBundle(device);
+      const enc = await phone.encryptFor(address, bundle, plaintext);
+      const message = messageNode({ from: `${device.phoneNumber}@s.whatsapp.net`, id: stanzaId(), t: Math.floor(Date.now() / 1000), enc, category: 'peer' });
+      device.offline.push(message);
+      if (bundle?.preKey) this.notifyPreKeyLow(device);
+      if (options.deliverNow) for (const connection of this.connectionsOf(device.jid)) connection.send(message);
+    }).catch(error => this.violation('phone-encrypt-failed', (error as Error).message, device.jid));
+  }
+
+  shareAppStateKey(device: DeviceRecord): void {
+    const { keyId, keyData, timestamp } = this.account(device.phoneNumber).record.appStateKey;
+    this.queuePhoneMessage(device, buildKeyShareMessage([{ keyId, keyData, timestamp, fingerprint: { rawId: device.device, currentIndex: 0, deviceIndexes: [0, device.device] } }]), { deliverNow: true });
+  }
+
+  private deliverOffline(connection: SimConnection, device: DeviceRecord): void {
+    void this.phoneWork.then(() => {
+      const queued = device.offline.length;
+      for (const message of device.offline) connection.send({ ...message, attrs: { ...message.attrs, offline: '1' } });
+      connection.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: String(queued) } }] });
+    });
+  }
+
+  private notifyPreKeyLow(device: DeviceRecord): void {
+    if (device.preKeys.size > PRE_KEY_LOW) return;
+    for (const connection of this.connectionsOf(device.jid)) {
+      connection.send({ tag: 'notification', attrs: { from: SERVER_JID, type: 'encrypt', id: stanzaId(), t: unixTime() }, content: [
+        { tag: 'count', attrs: { value: String(device.preKeys.size) } },
+      ] });
+    }
+  }
+
+  private onReceipt(connection: SimConnection, device: DeviceRecord, receipt: BinaryNode): void {
+    const ids = new Set([receipt.attrs.id, ...getBinaryNodeChildren(getBinaryNodeChild(receipt, 'list'), 'item').map(item => item.attrs.id)]);
+    device.offline = device.offline.filter(message => !ids.has(message.attrs.id));
+    connection.send({ tag: 'ack', attrs: { class: 'receipt', id: receipt.attrs.id, from: receipt.attrs.to ?? SERVER_JID, ...(receipt.attrs.type && { type: receipt.attrs.type }) } });
+  }
+
+  private count(key: string, delta: number): void {
+    const counts = this.stats.get(key) ?? { live: 0, maxConcurrent: 0, total: 0 };
+    counts.live += delta;
+    if (delta > 0) counts.total += delta;
+    counts.maxConcurrent = Math.max(counts.maxConcurrent, counts.live);
+    this.stats.set(key, counts);
+  }
+}
+
+export type { SimServer };
+
+export function result(iq: BinaryNode, content?: BinaryNode[]): BinaryNode {
+  return { tag: 'iq', attrs: { from: iq.attrs.to ?? SERVER_JID, type: 'result', id: iq.attrs.id }, ...(content && { content }) };
+}
+
+export function errorReply(iq: BinaryNode, code: number, text: string): BinaryNode {
+  return { tag: 'iq', attrs: { from: iq.attrs.to ?? SERVER_JID, type: 'error', id: iq.attrs.id }, content: [{ tag: 'error', attrs: { code: String(code), text } }] };
+}
+
+export async function startSimulator(options: SimulatorOptions = {}): Promise<Simulator> {
+  const server = new SimServer(options);
+  await server.listen();
+  return server;
+}

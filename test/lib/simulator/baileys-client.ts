@@ -1,0 +1,102 @@
+/** Test helper: a plain Baileys socket (in-memory auth state, quick options) pointed at a simulator. */
+import {
+  DisconnectReason,
+  initAuthCreds,
+  makeWASocket,
+  WA_CERT_DETAILS,
+  type AuthenticationCreds,
+  type ConnectionState,
+  type SignalDataTypeMap,
+  type SignalKeyStore,
+  type WASocket,
+} from '@whiskeysockets/baileys';
+import type { LinkedDeviceKeys, Simulator } from '../../../lib/simulator/index.js';
+
+export { DisconnectReason };
+
+const noop = () => undefined;
+/** pino-compatible logger that drops everything. */
+export const silentLogger = {
+  level: 'silent', trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop,
+  child() { return silentLogger },
+} as never;
+
+export interface MemoryAuth { creds: AuthenticationCreds; keys: SignalKeyStore; data: Map<string, unknown> }
+
+export function memoryAuth(creds: AuthenticationCreds = initAuthCreds(), seed: LinkedDeviceKeys = {}): MemoryAuth {
+  const data = new Map<string, unknown>();
+  for (const [type, entries] of Object.entries(seed)) for (const [id, value] of Object.entries(entries ?? {})) data.set(`${type}/${id}`, value);
+  const keys: SignalKeyStore = {
+    get: async <T extends keyof SignalDataTypeMap>(type: T, ids: string[]) => {
+      const out: { [id: string]: SignalDataTypeMap[T] } = {};
+      for (const id of ids) {
+        const value = data.get(`${type}/${id}`);
+        if (value !== undefined) out[id] = value as SignalDataTypeMap[T];
+      }
+      return out;
+    },
+    set: async sets => {
+      for (const [type, entries] of Object.entries(sets)) {
+        for (const [id, value] of Object.entries(entries ?? {})) {
+          if (value === null || value === undefined) data.delete(`${type}/${id}`);
+          else data.set(`${type}/${id}`, value);
+        }
+      }
+    },
+  };
+  return { creds, keys, data };
+}
+
+export interface Client {
+  sock: WASocket;
+  auth: MemoryAuth;
+  updates: Partial<ConnectionState>[];
+  /** resolves with 'open' or with the close status code */
+  settled: Promise<'open' | number>;
+  closed: Promise<number>;
+}
+
+export function connectClient(sim: Simulator, auth: MemoryAuth, options: { queryTimeoutMs?: number } = {}): Client {
+  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(sim.rootPublicKey);
+  const sock = makeWASocket({
+    waWebSocketUrl: sim.url,
+    auth: { creds: auth.creds, keys: auth.keys },
+    logger: silentLogger,
+    printQRInTerminal: false,
+    fireInitQueries: false,
+    markOnlineOnConnect: false,
+    syncFullHistory: false,
+    shouldSyncHistoryMessage: () => false,
+    defaultQueryTimeoutMs: options.queryTimeoutMs ?? 5_000,
+    connectTimeoutMs: 5_000,
+    keepAliveIntervalMs: 30_000,
+    retryRequestDelayMs: 50,
+  });
+  sock.ev.on('creds.update', update => Object.assign(auth.creds, update));
+  const updates: Partial<ConnectionState>[] = [];
+  let settle: (value: 'open' | number) => void = noop;
+  let close: (code: number) => void = noop;
+  const settled = new Promise<'open' | number>(resolve => { settle = resolve });
+  const closed = new Promise<number>(resolve => { close = resolve });
+  sock.ev.on('connection.update', update => {
+    updates.push(update);
+    if (update.connection === 'open') settle('open');
+    if (update.connection === 'close') {
+      const code = (update.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output?.statusCode ?? -1;
+      settle(code);
+      close(code);
+    }
+  });
+  return { sock, auth, updates, settled, closed };
+}
+
+/** A linked device's auth state, ready for login. */
+export async function linkedAuth(sim: Simulator, phoneNumber: string, options?: { preKeys?: number; shareAppStateKey?: boolean }) {
+  const linked = await sim.linkDevice(phoneNumber, options);
+  return { ...linked, auth: memoryAuth(linked.creds, linked.keys) };
+}
+
+export async function endClient(client: Client): Promise<void> {
+  client.sock.end(undefined);
+  await Promise.race([client.closed, new Promise(resolve => setTimeout(resolve, 1_000).unref())]);
+}
