@@ -19,7 +19,9 @@ describe('SecretsManagerAuthenticator', () => {
     secrets.on(GetSecretValueCommand).resolves(secretWith('admin:first-password,ops:p:with:colons'));
     authenticator = new SecretsManagerAuthenticator(SECRET_ID, new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }));
   });
-  afterEach(() => jest.useRealTimers());
+  afterEach(() => {
+    jest.useRealTimers();
+  });
 
   it('accepts every configured pair and caches the secret', async () => {
     // Act

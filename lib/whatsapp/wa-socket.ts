@@ -1,0 +1,131 @@
+import { Boom } from '@hapi/boom';
+import makeWASocket, { DisconnectReason, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import { NotLoggedInError, DeviceBusyError, WhatsAppTimeoutError } from '../errors.js';
+import type { SessionAuthState } from '../session/session-auth-state.js';
+import { baileysLogger } from './baileys-logger.js';
+
+export interface SocketOptions {
+  deviceId: string;
+  /** Overrides WhatsApp's endpoint (the simulator, locally and in tests). */
+  wsUrl?: string;
+  /** Epoch ms by which the socket must be open. */
+  openBy: number;
+}
+
+/** How long WhatsApp's 440 (another connection of this device) suggests waiting before a retry. */
+const REPLACED_RETRY_SECONDS = 5;
+
+/** A Baileys close reason as one of our typed errors. */
+export function closeReasonError(deviceId: string, error: unknown): Error {
+  const status = (error as Boom | undefined)?.output?.statusCode;
+  if (status === DisconnectReason.loggedOut) return new NotLoggedInError(deviceId, 'logged-out', { cause: error });
+  if (status === DisconnectReason.connectionReplaced) return new DeviceBusyError(deviceId, REPLACED_RETRY_SECONDS, { cause: error });
+  return new WhatsAppTimeoutError(`connection to WhatsApp closed (${status ?? 'no status'})`, { cause: error });
+}
+
+/**
+ * One short-lived WhatsApp connection on a restored session, with the least traffic Baileys allows:
+ * no init queries, no presence, no history sync, no online marking. Never calls logout().
+ */
+export class WaSocket {
+  readonly sock: WASocket;
+  /** Settles with the reason once the connection is closed (never rejects). */
+  readonly closed: Promise<unknown>;
+  private lastActivity = Date.now();
+  private offlineReceived = false;
+
+  constructor(auth: SessionAuthState, private readonly options: SocketOptions) {
+    const budget = Math.max(1, options.openBy - Date.now());
+    this.sock = makeWASocket({
+      auth: auth.state,
+      waWebSocketUrl: options.wsUrl ?? 'wss://web.whatsapp.com/ws/chat',
+      logger: baileysLogger,
+      connectTimeoutMs: budget,
+      defaultQueryTimeoutMs: budget,
+      keepAliveIntervalMs: 60_000,
+      fireInitQueries: false,
+      markOnlineOnConnect: false,
+      syncFullHistory: false,
+      shouldSyncHistoryMessage: () => false,
+      emitOwnEvents: false,
+      generateHighQualityLinkPreview: false,
+      enableRecentMessageCache: false,
+      transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
+    });
+    this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
+    this.sock.ws.on('frame', () => {
+      this.lastActivity = Date.now();
+    });
+    this.sock.ws.on('CB:ib,,offline', () => {
+      this.offlineReceived = true;
+    });
+    this.closed = new Promise((resolve) => {
+      this.sock.ev.on('connection.update', ({ connection, lastDisconnect }) => {
+        if (connection === 'close') resolve(lastDisconnect?.error);
+      });
+    });
+  }
+
+  /** Runs `listener` once the server accepted the login (`<success>`), before the login IQs complete. */
+  onLoggedIn(listener: () => void): void {
+    this.sock.ws.once('CB:success', listener);
+  }
+
+  /** Resolves when Baileys reports the connection open; rejects with a typed error on close or at the deadline. */
+  async open(): Promise<void> {
+    const opened = new Promise<void>((resolve) => {
+      this.sock.ev.on('connection.update', ({ connection }) => {
+        if (connection === 'open') resolve();
+      });
+    });
+    const outcome = await this.race(opened.then(() => 'open' as const), this.options.openBy);
+    if (outcome !== 'open') throw outcome;
+  }
+
+  /** Sends an IQ and waits for its answer until `by`; a close or the deadline becomes a typed error. */
+  async query(node: BinaryNode, by: number): Promise<BinaryNode> {
+    const answer = this.sock.query(node, Math.max(1, by - Date.now())).then(
+      (result) => result ?? new WhatsAppTimeoutError('WhatsApp did not answer the query'),
+      (error: unknown) => ((error as Boom).output?.statusCode === DisconnectReason.timedOut ? new WhatsAppTimeoutError('WhatsApp did not answer the query', { cause: error }) : error),
+    );
+    const outcome = await this.race(answer, by);
+    if (outcome instanceof Error || !('tag' in (outcome as object))) throw outcome;
+    return outcome as BinaryNode;
+  }
+
+  /**
+   * Lets Baileys process what WhatsApp queued while we were away (offline messages, key shares) until
+   * the queue is done and the line has been quiet for `quietMs`, or until `by`. Cutting it short is safe:
+   * key changes are durable before their receipt leaves, and unreceipted messages are delivered again.
+   */
+  async drain(by: number, quietMs = 150): Promise<{ complete: boolean }> {
+    for (;;) {
+      const now = Date.now();
+      if (this.offlineReceived && now - this.lastActivity >= quietMs) return { complete: true };
+      if (now >= by) return { complete: false };
+      const wait = Math.min(by - now, Math.max(10, quietMs - (now - this.lastActivity)));
+      if ((await Promise.race([this.closed.then(() => 'closed'), sleep(wait)])) === 'closed') return { complete: false };
+    }
+  }
+
+  /** Ends the connection (no logout) and waits until Baileys has closed it. */
+  async end(): Promise<void> {
+    this.sock.end(undefined);
+    await this.closed;
+  }
+
+  private async race<T>(work: Promise<T>, by: number): Promise<T | Error> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<Error>((resolve) => {
+      timer = setTimeout(() => resolve(new WhatsAppTimeoutError('WhatsApp did not answer in time')), Math.max(0, by - Date.now()));
+    });
+    const closed = this.closed.then((reason) => closeReasonError(this.options.deviceId, reason ?? new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed })));
+    try {
+      return await Promise.race([work, deadline, closed]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
