@@ -75,8 +75,8 @@ function encodeKey(deviceId: string, type: KeyType, id: string, value: unknown):
   }));
 }
 
-/** Reassembles keys from their items (any order); parts beyond a key's count are stale and ignored. */
-function decodeKeys(items: Item[]): Map<string, { type: KeyType; id: string; value: unknown; parts: number }> {
+/** Reassembles keys (their JSON text) from their items in any order; parts beyond a key's count are stale, ignored. */
+function decodeKeys(items: Item[]): Array<{ type: KeyType; id: string; json: string; parts: number }> {
   const heads = new Map<string, Item>();
   const parts = new Map<string, Buffer[]>();
   for (const item of items) {
@@ -84,25 +84,19 @@ function decodeKeys(items: Item[]): Map<string, { type: KeyType; id: string; val
     if (item.p) (parts.get(name) ?? parts.set(name, []).get(name)!)[Number(item.p.N)] = Buffer.from(item.z!.B!);
     else heads.set(name, item);
   }
-  const keys = new Map<string, { type: KeyType; id: string; value: unknown; parts: number }>();
-  for (const [name, head] of heads) {
+  return [...heads].map(([name, head]) => {
     const type = head.t!.S as KeyType;
     const id = head.i!.S!;
     const count = head.n ? Number(head.n.N) : 1;
-    let json: string;
-    if (head.v) json = head.v.S!;
-    else {
-      const more = parts.get(name) ?? [];
-      const chunks: Buffer[] = [Buffer.from(head.z!.B!)];
-      for (let part = 1; part < count; part++) {
-        if (!more[part]) throw new Error(`key ${type}/${id}: part ${part} of ${count} missing`);
-        chunks.push(more[part]!);
-      }
-      json = inflateSync(Buffer.concat(chunks)).toString();
+    if (head.v) return { type, id, json: head.v.S!, parts: count };
+    const more = parts.get(name) ?? [];
+    const chunks: Buffer[] = [Buffer.from(head.z!.B!)];
+    for (let part = 1; part < count; part++) {
+      if (!more[part]) throw new Error(`key ${type}/${id}: part ${part} of ${count} missing`);
+      chunks.push(more[part]!);
     }
-    keys.set(name, { type, id, value: reviveKey(type, json), parts: count });
-  }
-  return keys;
+    return { type, id, json: inflateSync(Buffer.concat(chunks)).toString(), parts: count };
+  });
 }
 
 function itemBytes(item: Item): number {
@@ -207,8 +201,8 @@ export class DynamoDbSessionStore implements SessionStore {
     });
     const credsItem = items.find((item) => item.sk!.S === CREDS_SK);
     const keys: KeyChanges = {};
-    for (const { type, id, value, parts } of decodeKeys(items.filter((item) => item !== credsItem)).values()) {
-      ((keys[type] ??= {}) as Record<string, unknown>)[id] = value;
+    for (const { type, id, json, parts } of decodeKeys(items.filter((item) => item !== credsItem))) {
+      ((keys[type] ??= {}) as Record<string, unknown>)[id] = reviveKey(type, json);
       this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
     }
     const creds = credsItem?.creds?.S ? (JSON.parse(credsItem.creds.S, BufferJSON.reviver) as AuthenticationCreds) : undefined;
@@ -223,8 +217,8 @@ export class DynamoDbSessionStore implements SessionStore {
     );
     const items = partSks.length ? [...heads, ...(await this.batchGet(deviceId, partSks))] : heads;
     const result: { [id: string]: SignalDataTypeMap[T] } = {};
-    for (const { id, value, parts } of decodeKeys(items).values()) {
-      result[id] = value as SignalDataTypeMap[T];
+    for (const { id, json, parts } of decodeKeys(items)) {
+      result[id] = reviveKey(type, json);
       this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
     }
     return result;
@@ -247,6 +241,15 @@ export class DynamoDbSessionStore implements SessionStore {
     });
     await this.transact(lease, [...last, { Update: release }]);
     return sessionVersion;
+  }
+
+  /** Everything stored for a device as the JSON texts written (BufferJSON), for a lossless export. */
+  async exportDevice(deviceId: string): Promise<{ state: SessionState; creds?: string; keys: Array<{ type: KeyType; id: string; json: string }> }> {
+    const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': S(deviceId) } });
+    const credsItem = items.find((item) => item.sk!.S === CREDS_SK);
+    const creds = credsItem?.creds?.S;
+    const state = (credsItem?.state?.S as SessionState | undefined) ?? (creds ? stateOf(JSON.parse(creds)) : 'absent');
+    return { state, creds, keys: decodeKeys(items.filter((item) => item.t)) };
   }
 
   async list(): Promise<DeviceSummary[]> {

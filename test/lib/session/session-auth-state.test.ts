@@ -1,0 +1,144 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { Curve } from '@whiskeysockets/baileys';
+import { LeaseLostError } from '../../../lib/errors.js';
+import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-store.js';
+import { attachRequestCounter, type RequestCounter } from '../../../lib/session/request-counter.js';
+import { openSessionAuthState } from '../../../lib/session/session-auth-state.js';
+import type { KeyChanges } from '../../../lib/session/session-store.js';
+import { appStateSyncKey, appStateVersion, linkedCreds, localTable } from './session-test-data.js';
+
+let client: DynamoDBClient;
+let tableName: string;
+let counter: RequestCounter;
+let store: DynamoDbSessionStore;
+let reader: DynamoDbSessionStore;
+let devices = 0;
+
+beforeAll(async () => {
+  ({ client, tableName } = await localTable('session-auth-state'));
+  counter = attachRequestCounter(client);
+  store = new DynamoDbSessionStore(client, tableName);
+  reader = new DynamoDbSessionStore(client, tableName);
+});
+
+afterAll(() => client.destroy());
+
+/** A linked device with the given keys, leased and loaded as an invocation would. */
+async function openDevice(keys: KeyChanges = {}) {
+  const deviceId = `device-${++devices}`;
+  await store.commit(await store.acquireLease(deviceId, 'setup', 30), { creds: linkedCreds(), keys });
+  const lease = await store.acquireLease(deviceId, 'invocation', 30);
+  const auth = openSessionAuthState(store, lease, await store.load(deviceId));
+  counter.reset();
+  return { deviceId, lease, auth };
+}
+
+describe('openSessionAuthState', () => {
+  it('answers hot keys from the snapshot and fetches other keys once, absent ones included', async () => {
+    // Prepare
+    const syncKey = appStateSyncKey();
+    const preKey = Curve.generateKeyPair();
+    const { auth } = await openDevice({ 'app-state-sync-key': { AAAAAMtL: syncKey }, 'pre-key': { '5': preKey } });
+    // Act
+    const hot = await auth.state.keys.get('app-state-sync-key', ['AAAAAMtL', 'unknown']);
+    const version = await auth.state.keys.get('app-state-sync-version', ['regular_high']);
+    const hotRequests = counter.counts().requests;
+    const first = await auth.state.keys.get('pre-key', ['5', '6']);
+    const second = await auth.state.keys.get('pre-key', ['5', '6']);
+    // Assess
+    expect(hot).toEqual({ AAAAAMtL: syncKey });
+    expect(version).toEqual({});
+    expect(hotRequests).toBe(0);
+    expect(first).toEqual({ '5': preKey });
+    expect(second).toEqual({ '5': preKey });
+    expect(counter.counts().byCommand).toEqual({ BatchGetItemCommand: 1 });
+    expect(auth.requests()).toBe(1);
+  });
+
+  it('makes keys.set durable before it resolves, deletes included', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice({ 'pre-key': { '1': Curve.generateKeyPair() } });
+    const session = Buffer.from('ratchet');
+    // Act
+    await auth.state.keys.set({ session: { '491709876543.0': session }, 'pre-key': { '1': null } });
+    // Assess
+    expect(await reader.getKeys(deviceId, 'session', ['491709876543.0'])).toEqual({ '491709876543.0': session });
+    expect(await reader.getKeys(deviceId, 'pre-key', ['1'])).toEqual({});
+    expect(await auth.state.keys.get('pre-key', ['1'])).toEqual({});
+    expect(counter.counts().byCommand).toEqual({ TransactWriteItemsCommand: 1, BatchGetItemCommand: 2 });
+  });
+
+  it('writes the creds through at once when the pre-key counters move', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice();
+    // Act
+    await auth.state.keys.set({ 'pre-key': { '1': Curve.generateKeyPair(), '2': Curve.generateKeyPair() } });
+    auth.credsChanged({ nextPreKeyId: 3, firstUnuploadedPreKeyId: 3 });
+    auth.credsChanged({ lastPropHash: 'not urgent' });
+    await auth.state.keys.set({ session: { 'x.0': Buffer.from([1]) } }); // serialised after the creds write
+    // Assess
+    const stored = (await reader.load(deviceId)).creds!;
+    expect(stored.nextPreKeyId).toBe(3);
+    expect(stored.firstUnuploadedPreKeyId).toBe(3);
+    expect(auth.state.creds.nextPreKeyId).toBe(3);
+  });
+
+  it('commits pending creds and keys of a pin in one request and hands its version to the next owner', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice({ 'app-state-sync-version': { regular_low: appStateVersion(300, 4) } });
+    const newVersion = appStateVersion(301, 5);
+    // Act
+    auth.credsChanged({ accountSyncCounter: 9 });
+    auth.setKeys({ 'app-state-sync-version': { regular_low: newVersion } });
+    const readBack = await auth.state.keys.get('app-state-sync-version', ['regular_low']);
+    const version = await auth.commit();
+    // Assess
+    expect(readBack).toEqual({ regular_low: newVersion });
+    expect(counter.counts().byCommand).toEqual({ TransactWriteItemsCommand: 1 });
+    expect(auth.requests()).toBe(1);
+    const snapshot = await reader.load(deviceId);
+    expect(snapshot.creds!.accountSyncCounter).toBe(9);
+    expect(snapshot.keys['app-state-sync-version']).toEqual({ regular_low: newVersion });
+    expect((await store.acquireLease(deviceId, 'next', 30)).sessionVersion).toBe(version);
+  });
+
+  it('does not let a commit overwrite a key written through after it was set pending', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice();
+    const older = appStateVersion(1, 1);
+    const newer = appStateVersion(2, 2);
+    // Act
+    auth.setKeys({ 'app-state-sync-version': { regular: older } });
+    await auth.state.keys.set({ 'app-state-sync-version': { regular: newer } });
+    await auth.commit();
+    // Assess
+    expect((await reader.load(deviceId)).keys['app-state-sync-version']).toEqual({ regular: newer });
+  });
+
+  it('commits a logout keeping the session for diagnosis', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice();
+    // Act
+    await auth.commit({ state: 'logged-out' });
+    // Assess
+    const snapshot = await reader.load(deviceId);
+    expect(snapshot.state).toBe('logged-out');
+    expect(snapshot.creds!.me!.id).toBe(auth.state.creds.me!.id);
+  });
+
+  it('fails the commit and writes nothing once the lease was taken over', async () => {
+    // Prepare
+    const { deviceId, auth, lease } = await openDevice();
+    const thief = new DynamoDbSessionStore(client, tableName, { now: () => lease.expiresAt + 1 });
+    await thief.acquireLease(deviceId, 'thief', 30);
+    // Act
+    const write = auth.state.keys.set({ session: { 'x.0': Buffer.from([1]) } });
+    auth.setKeys({ 'app-state-sync-version': { regular: appStateVersion(1) } });
+    // Assess
+    await expect(write).rejects.toBeInstanceOf(LeaseLostError);
+    await expect(auth.commit()).rejects.toBeInstanceOf(LeaseLostError);
+    expect(await reader.getKeys(deviceId, 'session', ['x.0'])).toEqual({});
+    expect((await reader.load(deviceId)).keys).toEqual({});
+  });
+});
