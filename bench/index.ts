@@ -1,0 +1,4 @@
+/** `npm run bench`: runs every benchmark in turn. */
+import { sessionStoreBench } from './session-store-bench.js';
+
+await sessionStoreBench();
