@@ -145,7 +145,7 @@ export async function ensureSessionTable(client: DynamoDBClient, tableName: stri
  */
 export class DynamoDbSessionStore implements SessionStore {
   private readonly now: () => number;
-  /** How many items each key spanned when last seen, to delete stale parts when it shrinks. */
+  /** Keys seen spanning several items (device#sk → count), to delete the stale parts when they shrink. */
   private readonly partCounts = new Map<string, number>();
 
   constructor(
@@ -203,7 +203,7 @@ export class DynamoDbSessionStore implements SessionStore {
     const keys: KeyChanges = {};
     for (const { type, id, json, parts } of decodeKeys(items.filter((item) => item !== credsItem))) {
       ((keys[type] ??= {}) as Record<string, unknown>)[id] = reviveKey(type, json);
-      this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
+      this.notePartCount(`${deviceId}#${keySortKey(type, id)}`, parts);
     }
     const creds = credsItem?.creds?.S ? (JSON.parse(credsItem.creds.S, BufferJSON.reviver) as AuthenticationCreds) : undefined;
     const state = (credsItem?.state?.S as SessionState | undefined) ?? (creds ? stateOf(creds) : 'absent');
@@ -219,19 +219,20 @@ export class DynamoDbSessionStore implements SessionStore {
     const result: { [id: string]: SignalDataTypeMap[T] } = {};
     for (const { id, json, parts } of decodeKeys(items)) {
       result[id] = reviveKey(type, json);
-      this.partCounts.set(`${deviceId}#${keySortKey(type, id)}`, parts);
+      this.notePartCount(`${deviceId}#${keySortKey(type, id)}`, parts);
     }
     return result;
   }
 
   async write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void> {
-    const groups = this.changeOps(lease.deviceId, changes);
-    if (!groups.length) return;
+    const { groups, written } = this.changeOps(lease.deviceId, changes);
     for (const items of this.pack(groups)) await this.transact(lease, [...items, this.fence(lease)]);
+    for (const [name, parts] of written) this.notePartCount(name, parts);
   }
 
   async commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Promise<string> {
-    const transactions = this.pack(this.changeOps(lease.deviceId, changes));
+    const { groups, written } = this.changeOps(lease.deviceId, changes);
+    const transactions = this.pack(groups);
     const last = transactions.pop() ?? [];
     for (const items of transactions) await this.transact(lease, [...items, this.fence(lease)]);
     const sessionVersion = randomUUID();
@@ -240,16 +241,14 @@ export class DynamoDbSessionStore implements SessionStore {
       ':ttl': N(this.ttl(this.now())),
     });
     await this.transact(lease, [...last, { Update: release }]);
+    for (const [name, parts] of written) this.notePartCount(name, parts);
     return sessionVersion;
   }
 
   /** Everything stored for a device as the JSON texts written (BufferJSON), for a lossless export. */
-  async exportDevice(deviceId: string): Promise<{ state: SessionState; creds?: string; keys: Array<{ type: KeyType; id: string; json: string }> }> {
+  async exportDevice(deviceId: string): Promise<{ creds?: string; keys: Array<{ type: KeyType; id: string; json: string }> }> {
     const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': S(deviceId) } });
-    const credsItem = items.find((item) => item.sk!.S === CREDS_SK);
-    const creds = credsItem?.creds?.S;
-    const state = (credsItem?.state?.S as SessionState | undefined) ?? (creds ? stateOf(JSON.parse(creds)) : 'absent');
-    return { state, creds, keys: decodeKeys(items.filter((item) => item.t)) };
+    return { creds: items.find((item) => item.sk!.S === CREDS_SK)?.creds?.S, keys: decodeKeys(items.filter((item) => item.t)) };
   }
 
   async list(): Promise<DeviceSummary[]> {
@@ -296,6 +295,11 @@ export class DynamoDbSessionStore implements SessionStore {
       }
     }
     for (const name of this.partCounts.keys()) if (name.startsWith(`${deviceId}#`)) this.partCounts.delete(name);
+  }
+
+  private notePartCount(name: string, parts: number): void {
+    if (parts > 1) this.partCounts.set(name, parts);
+    else this.partCounts.delete(name);
   }
 
   private ttl(epochMs: number): number {
@@ -349,9 +353,13 @@ export class DynamoDbSessionStore implements SessionStore {
     await backoff(attempt);
   }
 
-  /** Write operations per key (a key's parts stay together so one transaction holds all of them). */
-  private changeOps(deviceId: string, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Op[][] {
+  /**
+   * Write operations per key (a key's parts stay together so one transaction holds all of them), and
+   * the part counts to remember once written (until then the larger count is kept).
+   */
+  private changeOps(deviceId: string, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }) {
     const groups: Op[][] = [];
+    const written: Array<[string, number]> = [];
     const op = (item: TransactWriteItem, bytes: number): Op => ({ item, bytes });
     const key = (sk: string) => ({ pk: S(deviceId), sk: S(sk) });
     const credsKey = key(CREDS_SK);
@@ -382,11 +390,12 @@ export class DynamoDbSessionStore implements SessionStore {
         const group = items.map((Item) => op({ Put: { TableName: this.tableName, Item } }, itemBytes(Item)));
         for (let part = items.length; part < known; part++) group.push(op({ Delete: { TableName: this.tableName, Key: key(keySortKey(type, id, part)) } }, 100));
         if (group.length >= MAX_TX_ITEMS) throw new Error(`key ${type}/${id} is too large to store`);
-        this.partCounts.set(name, Math.max(items.length, 1));
+        this.notePartCount(name, Math.max(items.length, known));
+        written.push([name, items.length]);
         groups.push(group);
       }
     }
-    return groups;
+    return { groups, written };
   }
 
   /** Packs groups into transactions of at most 99 items (one slot for the fence) and MAX_TX_BYTES. */

@@ -87,6 +87,18 @@ describe('DynamoDbSessionStore keys', () => {
     expect(await itemCount(deviceId)).toBe(3); // lease, creds, one key item
   });
 
+  it('reads a shrunk value whole even when its writer never saw the old parts', async () => {
+    // Prepare
+    const { deviceId, lease } = await linkedDevice({ 'app-state-sync-version': { regular: appStateVersion(8000) } });
+    const unaware = new DynamoDbSessionStore(client, tableName);
+    const small = appStateVersion(2);
+    // Act
+    await unaware.commit(lease, { keys: { 'app-state-sync-version': { regular: small } } });
+    // Assess
+    expect((await unaware.load(deviceId)).keys['app-state-sync-version']).toEqual({ regular: small });
+    expect(await unaware.getKeys(deviceId, 'app-state-sync-version', ['regular'])).toEqual({ regular: small });
+  });
+
   it('deletes keys written as null, whole or split', async () => {
     // Prepare
     const { deviceId, lease } = await linkedDevice({ 'pre-key': { '7': Curve.generateKeyPair(), '8': Curve.generateKeyPair() }, 'app-state-sync-version': { regular: appStateVersion(8000) } });
