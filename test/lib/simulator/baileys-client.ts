@@ -96,7 +96,20 @@ export async function linkedAuth(sim: Simulator, phoneNumber: string, options?: 
   return { ...linked, auth: memoryAuth(linked.creds, linked.keys) };
 }
 
-export async function endClient(client: Client): Promise<void> {
+/** Waits until the client's traffic has gone quiet and every IQ it sent was answered (so no Baileys query timer outlives the test). */
+export async function quiesce(sim: Simulator, idleMs = 100, maxMs = 3_000): Promise<void> {
+  const deadline = performance.now() + maxMs;
+  for (;;) {
+    const answered = new Set(sim.record.filter(r => r.direction === 'out' && r.tag === 'iq').map(r => r.id));
+    const pending = sim.record.some(r => r.direction === 'in' && r.tag === 'iq' && (r.type === 'get' || r.type === 'set') && !answered.has(r.id));
+    const last = sim.record.at(-1)?.at ?? 0;
+    if ((!pending && performance.now() - last >= idleMs) || performance.now() > deadline) return;
+    await new Promise(resolve => setTimeout(resolve, 20));
+  }
+}
+
+export async function endClient(client: Client, sim?: Simulator): Promise<void> {
+  if (sim) await quiesce(sim);
   client.sock.end(undefined);
   await Promise.race([client.closed, new Promise(resolve => setTimeout(resolve, 1_000).unref())]);
 }

@@ -7,7 +7,7 @@ describe('simulator login', () => {
   const clients: Client[] = [];
   beforeEach(async () => { sim = await startSimulator() });
   afterEach(async () => {
-    await Promise.all(clients.splice(0).map(endClient));
+    await Promise.all(clients.splice(0).map(client => endClient(client, sim)));
     await sim.stop();
   });
 
