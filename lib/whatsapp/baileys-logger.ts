@@ -17,6 +17,8 @@ function safeFields(obj: unknown): Record<string, unknown> {
   return fields;
 }
 
+/** Warnings Baileys prints on every connection of a short-lived, history-less socket: expected here. */
+const EXPECTED = /DISABLING ALL SYNC/;
 const message = (obj: unknown, msg?: string) => (msg ?? (typeof obj === 'string' ? obj : 'baileys')).slice(0, 300);
 const ignore = () => undefined;
 
@@ -27,6 +29,8 @@ export const baileysLogger: SocketConfig['logger'] = {
   trace: ignore,
   debug: ignore,
   info: ignore,
-  warn: (obj, msg) => logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) }),
+  warn: (obj, msg) => {
+    if (!EXPECTED.test(message(obj, msg))) logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
+  },
   error: (obj, msg) => logger.error(message(obj, msg), { source: 'baileys', ...safeFields(obj) }),
 };

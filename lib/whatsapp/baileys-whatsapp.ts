@@ -68,9 +68,15 @@ export class BaileysWhatsApp implements WhatsAppPort {
     } catch (error) {
       // WhatsApp already accepted the pin: the answer stays 200; the next call catches up with a 409.
       logger.error('session commit failed', { error, pinAccepted: failure === undefined });
-    } finally {
-      logger.appendKeys({ timings, dynamodbRequests: auth?.requests() });
     }
+    logger.info('pin call', {
+      deviceId,
+      chatJid: command.chatJid,
+      pinned: command.pinned,
+      outcome: failure === undefined ? 'accepted' : (failure as Error).name,
+      timings,
+      dynamodbRequests: auth?.requests(),
+    });
     if (failure !== undefined) throw failure;
   }
 
@@ -97,8 +103,23 @@ export class BaileysWhatsApp implements WhatsAppPort {
       await phase('drain', () => socket.drain(context.deadline - COMMIT_RESERVE_MS / 2));
     } finally {
       await socket.end();
+      await this.keepNewestVersion(auth);
     }
   }
+
+  /**
+   * Baileys may resync on its own during the call (a server_sync notification, a key share) and write
+   * the collection's state through; ours may be newer. Both are server-accepted: the newest wins.
+   */
+  private async keepNewestVersion(auth: SessionAuthState) {
+    const ours = this.accepted.get(auth);
+    if (!ours) return;
+    const current = (await auth.state.keys.get('app-state-sync-version', [PIN_COLLECTION]))[PIN_COLLECTION];
+    if (!current || ours.version >= current.version) auth.setKeys({ 'app-state-sync-version': { [PIN_COLLECTION]: ours } });
+  }
+
+  /** The newest server-accepted state this call computed, per auth state. */
+  private readonly accepted = new WeakMap<SessionAuthState, LTHashState>();
 
   /** Uploads the pin on the stored version; on 409, applies the server's patches and retries once. */
   private async uploadPin(socket: WaSocket, command: PinChatCommand, auth: SessionAuthState, keyId: string, getKey: AppStateKeyLookup, by: number) {
@@ -109,14 +130,14 @@ export class BaileysWhatsApp implements WhatsAppPort {
       const answer = await socket.query(upload.node, by);
       const outcome = readUploadOutcome(answer, PIN_COLLECTION);
       if (outcome.kind === 'accepted') {
-        auth.setKeys({ 'app-state-sync-version': { [PIN_COLLECTION]: upload.state } });
+        this.accepted.set(auth, upload.state);
         return;
       }
       if (outcome.kind === 'rejected') throw new WhatsAppRejectedError(`WhatsApp rejected the patch: ${outcome.reason}`);
       if (attempt === 2) throw new WhatsAppRejectedError('WhatsApp answered 409 conflict twice');
       state = await this.catchUp(socket, answer, state, getKey, by);
       // The server's patches are accepted state: keep them even if the retry fails.
-      auth.setKeys({ 'app-state-sync-version': { [PIN_COLLECTION]: state } });
+      this.accepted.set(auth, state);
     }
   }
 

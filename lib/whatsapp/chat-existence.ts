@@ -13,7 +13,8 @@ export async function assertChatExists(socket: WaSocket, chatJid: string): Promi
     try {
       await socket.sock.groupMetadata(chatJid);
     } catch (error) {
-      const status = (error as Boom).output?.statusCode ?? (error as { data?: { statusCode?: number } }).data?.statusCode;
+      // Baileys turns an IQ's <error code> into a Boom whose `data` is the code.
+      const status = (error as Boom).data;
       if (status === 403 || status === 404) throw new ChatNotFoundError(chatJid, { cause: error });
       throw error;
     }

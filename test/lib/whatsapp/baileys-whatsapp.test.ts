@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { BaileysWhatsApp } from '../../../lib/whatsapp/baileys-whatsapp.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
+import { connectClient, endClient, memoryAuth, type Client } from '../simulator/baileys-client.js';
 
 let world: World;
 let whatsapp: BaileysWhatsApp;
@@ -28,6 +29,165 @@ describe('BaileysWhatsApp against the simulator and DynamoDB Local', () => {
     expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
     const snapshot = await world.store.load('pin-unpin');
     expect(snapshot.keys['app-state-sync-version']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
+    expect(world.sim.violations).toEqual([]);
+  });
+});
+
+describe('BaileysWhatsApp: conflicts, faults and missing chats', () => {
+  const phone = () => world.sim.phone(world.account.phoneNumber);
+  const pin = (deviceId: string, chatJid = world.contactJid, pinned = true, ctx = context()) => whatsapp.setChatPinned({ deviceId, chatJid, pinned }, ctx);
+  const storedVersion = async (deviceId: string) => (await world.store.load(deviceId)).keys['app-state-sync-version']?.regular_low?.version;
+  const serverVersion = () => world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
+
+  it('catches up with what the phone changed since our last call (409 on the stored version, one retry)', async () => {
+    // Prepare
+    await world.link('phone-changed');
+    await pin('phone-changed');
+    await phone().setPinned('15559990001@s.whatsapp.net', true);
+    await phone().setArchived('15559990002@s.whatsapp.net', true);
+    // Act
+    await pin('phone-changed', world.contactJid, false);
+    // Assess
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
+    expect(await storedVersion('phone-changed')).toBe(serverVersion());
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('the phone changes app state between our sync and our patch: 409, catch up, retry, 200', async () => {
+    // Prepare
+    await world.link('race');
+    await pin('race');
+    world.sim.beforeNextPatch(world.account.phoneNumber, () => phone().setPinned('15559990003@s.whatsapp.net', true));
+    // Act
+    await pin('race', world.contactJid, false);
+    // Assess
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
+    expect(world.sim.chatState(world.account.phoneNumber, '15559990003@s.whatsapp.net')).toMatchObject({ pinned: true });
+    expect(await storedVersion('race')).toBe(serverVersion());
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('two 409s in a row → WhatsAppRejectedError; only server-accepted state is stored', async () => {
+    // Prepare
+    await world.link('two-conflicts');
+    await pin('two-conflicts');
+    const race = () => phone().setPinned(`1555999${Math.floor(Math.random() * 10000)}@s.whatsapp.net`, true);
+    world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
+      await race();
+      world.sim.beforeNextPatch(world.account.phoneNumber, race);
+    });
+    // Act
+    const outcome = pin('two-conflicts', world.contactJid, false);
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ name: 'WhatsAppRejectedError' });
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
+    expect(await storedVersion('two-conflicts')).toBeLessThan(serverVersion());
+    await pin('two-conflicts', world.contactJid, false);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('a number that is not on WhatsApp → ChatNotFoundError, nothing uploaded', async () => {
+    await world.link('not-on-whatsapp');
+    const before = serverVersion();
+    await expect(pin('not-on-whatsapp', '15550009999@s.whatsapp.net')).rejects.toMatchObject({ name: 'ChatNotFoundError' });
+    expect(serverVersion()).toBe(before);
+  });
+
+  it('a group the account is not in, or that does not exist → ChatNotFoundError', async () => {
+    // Prepare
+    await world.link('groups');
+    const theirs = world.sim.createGroup({ subject: 'not ours', participants: ['15550001234'] });
+    const ours = world.sim.createGroup({ subject: 'ours', participants: [world.account.phoneNumber, '15550001234'] });
+    // Act / Assess
+    await expect(pin('groups', theirs)).rejects.toMatchObject({ name: 'ChatNotFoundError' });
+    await expect(pin('groups', '120363999999999999@g.us')).rejects.toMatchObject({ name: 'ChatNotFoundError' });
+    await pin('groups', ours);
+    expect(world.sim.chatState(world.account.phoneNumber, ours)).toMatchObject({ pinned: true });
+  });
+
+  it('a LID chat is pinned as given', async () => {
+    await world.link('lid');
+    await pin('lid', '123456789012345@lid');
+    expect(world.sim.chatState(world.account.phoneNumber, '123456789012345@lid')).toMatchObject({ pinned: true });
+  });
+
+  it('an unknown device → NotLoggedInError without connecting', async () => {
+    const connections = world.sim.connections().total;
+    await expect(pin('never-linked')).rejects.toMatchObject({ name: 'NotLoggedInError', reason: 'absent' });
+    expect(world.sim.connections().total).toBe(connections);
+  });
+
+  it('a device the phone removed → NotLoggedInError, the session is marked logged out, and the next call does not connect', async () => {
+    // Prepare
+    const linked = await world.link('removed');
+    world.sim.unlinkDevice(linked.deviceJid);
+    // Act
+    await expect(pin('removed')).rejects.toMatchObject({ name: 'NotLoggedInError', reason: 'logged-out' });
+    const connections = world.sim.connections().total;
+    // Assess
+    expect((await world.store.load('removed')).state).toBe('logged-out');
+    await expect(pin('removed')).rejects.toMatchObject({ name: 'NotLoggedInError', reason: 'logged-out' });
+    expect(world.sim.connections().total).toBe(connections);
+  });
+
+  it('WhatsApp never answers the patch → WhatsAppTimeoutError by the deadline; no version persisted', async () => {
+    // Prepare
+    const linked = await world.link('silent');
+    await pin('silent');
+    const before = await storedVersion('silent');
+    world.sim.setFaults([{ kind: 'ignore', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
+    const started = Date.now();
+    // Act
+    await expect(pin('silent', world.contactJid, false, { deadline: Date.now() + 4_000, invocationId: randomUUID() })).rejects.toMatchObject({ name: 'WhatsAppTimeoutError' });
+    // Assess
+    expect(Date.now() - started).toBeLessThan(4_500);
+    expect(await storedVersion('silent')).toBe(before);
+    world.sim.setFaults([], { deviceJid: linked.deviceJid });
+    await pin('silent', world.contactJid, false);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
+  });
+
+  it('the connection drops while the patch is in flight → WhatsAppTimeoutError (outcome unknown); the next call converges', async () => {
+    // Prepare
+    const linked = await world.link('dropped');
+    world.sim.setFaults([{ kind: 'drop-on', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
+    // Act / Assess
+    await expect(pin('dropped')).rejects.toMatchObject({ name: 'WhatsAppTimeoutError' });
+    world.sim.setFaults([], { deviceJid: linked.deviceJid });
+    await pin('dropped');
+    expect(await storedVersion('dropped')).toBe(serverVersion());
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('another connection of the same device replaces ours (stream conflict 440) → DeviceBusyError', async () => {
+    // Prepare: a lease-less client elsewhere (e.g. an old Baileys server) logs in with the same session
+    // while our call is still logging in (slowed down by latency so the overlap is certain)
+    const linked = await world.link('replaced');
+    world.sim.setFaults([{ kind: 'latency', ms: 150 }], { deviceJid: linked.deviceJid });
+    // Act
+    const outcome = pin('replaced');
+    while (world.sim.connections(linked.deviceJid).live === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const rogue: Client = connectClient(world.sim, memoryAuth(linked.creds, linked.keys));
+    // Assess
+    await expect(outcome).rejects.toMatchObject({ name: 'DeviceBusyError' });
+    await endClient(rogue);
+    world.sim.setFaults([], { deviceJid: linked.deviceJid });
+    await pin('replaced');
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('200 queued offline messages do not push the pin past its deadline', async () => {
+    // Prepare
+    const linked = await world.link('offline');
+    world.sim.queueOfflineMessages(linked.deviceJid, 200);
+    const started = Date.now();
+    // Act
+    await pin('offline', world.contactJid, true, { deadline: Date.now() + 6_000, invocationId: randomUUID() });
+    // Assess
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
+    await pin('offline', world.contactJid, false);
     expect(world.sim.violations).toEqual([]);
   });
 });
