@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { Curve, initAuthCreds } from '@whiskeysockets/baileys';
 import { DeviceBusyError, LeaseLostError } from '../../../lib/errors.js';
 import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-store.js';
 import { attachRequestCounter, type RequestCounter } from '../../../lib/session/request-counter.js';
 import type { KeyChanges, Lease } from '../../../lib/session/session-store.js';
 import { appStateSyncKey, appStateVersion, everyKeyCategory, linkedCreds, localTable } from './session-test-data.js';
+
+type Item = Record<string, AttributeValue>;
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -146,6 +148,35 @@ describe('DynamoDbSessionStore keys', () => {
     expect(Object.keys(sessions)).toHaveLength(150);
     expect(sessions['491742.0']).toEqual(Buffer.from([42]));
     expect(counter.counts().byCommand).toEqual({ BatchGetItemCommand: 2 });
+  });
+
+  it('retries the keys a BatchGetItem left unprocessed', async () => {
+    // Prepare
+    const ids = Array.from({ length: 10 }, (_, index) => `4917${index}.0`);
+    const { deviceId } = await linkedDevice({ session: Object.fromEntries(ids.map((id) => [id, Buffer.from(id)])) });
+    const throttled = new DynamoDBClient({ endpoint: process.env.AWS_ENDPOINT_URL_DYNAMODB });
+    let throttle = true;
+    throttled.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        const output = result.output as { Responses?: Record<string, Item[]>; UnprocessedKeys?: Record<string, { Keys: Item[] }> };
+        if (context.commandName === 'BatchGetItemCommand' && throttle) {
+          // DynamoDB under throttling answers part of a batch and returns the rest as unprocessed.
+          throttle = false;
+          const answered = output.Responses![tableName]!;
+          output.UnprocessedKeys = { [tableName]: { Keys: answered.splice(4).map(({ pk, sk }) => ({ pk: pk!, sk: sk! })) } };
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'throttleOnce' },
+    );
+    const throttledCounter = attachRequestCounter(throttled);
+    // Act
+    const sessions = await new DynamoDbSessionStore(throttled, tableName).getKeys(deviceId, 'session', ids);
+    // Assess
+    expect(sessions).toEqual(Object.fromEntries(ids.map((id) => [id, Buffer.from(id)])));
+    expect(throttledCounter.counts().byCommand).toEqual({ BatchGetItemCommand: 2 });
+    throttled.destroy();
   });
 });
 

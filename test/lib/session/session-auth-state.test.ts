@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Curve } from '@whiskeysockets/baileys';
+import { addTransactionCapability, Curve, getNextPreKeys } from '@whiskeysockets/baileys';
 import { LeaseLostError } from '../../../lib/errors.js';
 import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-store.js';
 import { attachRequestCounter, type RequestCounter } from '../../../lib/session/request-counter.js';
@@ -82,6 +82,24 @@ describe('openSessionAuthState', () => {
     expect(stored.nextPreKeyId).toBe(3);
     expect(stored.firstUnuploadedPreKeyId).toBe(3);
     expect(auth.state.creds.nextPreKeyId).toBe(3);
+  });
+
+  it('serves Baileys\' own transactional key store: generated pre-keys and counters are durable when the transaction ends', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice();
+    const quiet = { level: 'silent', trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Parameters<typeof addTransactionCapability>[1];
+    const keys = addTransactionCapability(auth.state.keys, quiet, { maxCommitRetries: 1, delayBetweenTriesMs: 10 });
+    // Act
+    await keys.transaction(async () => {
+      const { update } = await getNextPreKeys({ creds: auth.state.creds, keys }, 30);
+      auth.credsChanged(update);
+    }, 'upload-pre-keys');
+    await keys.transaction(async () => keys.set({ session: { 'y.0': Buffer.from([2]) } }), 'flush');
+    // Assess
+    const stored = await reader.load(deviceId);
+    expect(stored.creds!.nextPreKeyId).toBe(31);
+    expect(Object.keys(await reader.getKeys(deviceId, 'pre-key', Array.from({ length: 31 }, (_, index) => String(index + 1))))).toHaveLength(30);
+    expect(await keys.get('pre-key', ['30'])).toEqual({ '30': expect.objectContaining({ public: expect.any(Buffer) }) });
   });
 
   it('commits pending creds and keys of a pin in one request and hands its version to the next owner', async () => {
