@@ -54,9 +54,10 @@ export interface Client {
   /** resolves with 'open' or with the close status code */
   settled: Promise<'open' | number>;
   closed: Promise<number>;
+  isClosed: () => boolean;
 }
 
-export function connectClient(sim: Simulator, auth: MemoryAuth, options: { queryTimeoutMs?: number } = {}): Client {
+export function connectClient(sim: Simulator, auth: MemoryAuth, options: { queryTimeoutMs?: number; connectTimeoutMs?: number } = {}): Client {
   WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(sim.rootPublicKey);
   const sock = makeWASocket({
     waWebSocketUrl: sim.url,
@@ -68,7 +69,7 @@ export function connectClient(sim: Simulator, auth: MemoryAuth, options: { query
     syncFullHistory: false,
     shouldSyncHistoryMessage: () => false,
     defaultQueryTimeoutMs: options.queryTimeoutMs ?? 5_000,
-    connectTimeoutMs: 5_000,
+    connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     keepAliveIntervalMs: 30_000,
     retryRequestDelayMs: 50,
   });
@@ -76,6 +77,7 @@ export function connectClient(sim: Simulator, auth: MemoryAuth, options: { query
   const updates: Partial<ConnectionState>[] = [];
   let settle: (value: 'open' | number) => void = noop;
   let close: (code: number) => void = noop;
+  let isClosed = false;
   const settled = new Promise<'open' | number>(resolve => { settle = resolve });
   const closed = new Promise<number>(resolve => { close = resolve });
   sock.ev.on('connection.update', update => {
@@ -83,11 +85,12 @@ export function connectClient(sim: Simulator, auth: MemoryAuth, options: { query
     if (update.connection === 'open') settle('open');
     if (update.connection === 'close') {
       const code = (update.lastDisconnect?.error as { output?: { statusCode?: number } } | undefined)?.output?.statusCode ?? -1;
+      isClosed = true;
       settle(code);
       close(code);
     }
   });
-  return { sock, auth, updates, settled, closed };
+  return { sock, auth, updates, settled, closed, isClosed: () => isClosed };
 }
 
 /** A linked device's auth state, ready for login. */
@@ -109,7 +112,7 @@ export async function quiesce(sim: Simulator, idleMs = 100, maxMs = 3_000): Prom
 }
 
 export async function endClient(client: Client, sim?: Simulator): Promise<void> {
-  if (sim) await quiesce(sim);
+  if (sim && !client.isClosed()) await quiesce(sim);
   client.sock.end(undefined);
   await Promise.race([client.closed, new Promise(resolve => setTimeout(resolve, 1_000).unref())]);
 }
