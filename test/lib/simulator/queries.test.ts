@@ -1,0 +1,66 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { startSimulator, type Simulator } from '../../../lib/simulator/index.js';
+import { connectClient, endClient, linkedAuth, type Client } from './baileys-client.js';
+
+describe('simulator queries through a plain Baileys socket', () => {
+  let sim: Simulator;
+  let client: Client;
+  let phoneNumber: string;
+  beforeEach(async () => {
+    sim = await startSimulator();
+    phoneNumber = sim.createAccount({ phoneNumber: '15550100001' }).phoneNumber;
+    client = connectClient(sim, (await linkedAuth(sim, phoneNumber)).auth);
+    expect(await client.settled).toBe('open');
+  });
+  afterEach(async () => {
+    await endClient(client, sim);
+    await sim.stop();
+  });
+
+  it('answers onWhatsApp from the registry: registered numbers exist, others are absent', async () => {
+    // Prepare
+    sim.registerNumber('15550200002');
+    sim.createAccount({ phoneNumber: '15550300003' });
+    // Act
+    const answer = await client.sock.onWhatsApp('15550200002', '+15550300003', '15550999999@s.whatsapp.net');
+    // Assess
+    expect(answer).toEqual([
+      { jid: '15550200002@s.whatsapp.net', exists: true },
+      { jid: '15550300003@s.whatsapp.net', exists: true },
+    ]);
+  });
+
+  it('answers group metadata for a member, 403 for a non-member and 404 for no group', async () => {
+    // Prepare
+    const mine = sim.createGroup({ subject: 'Team', participants: [phoneNumber, '15550200002'] });
+    const theirs = sim.createGroup({ subject: 'Other', participants: ['15550200002@s.whatsapp.net'] });
+    // Act
+    const metadata = await client.sock.groupMetadata(mine);
+    const forbidden = await client.sock.groupMetadata(theirs).catch(e => e);
+    const missing = await client.sock.groupMetadata('120363000000000000@g.us').catch(e => e);
+    // Assess
+    expect(metadata).toMatchObject({ id: mine, subject: 'Team', size: 2 });
+    expect(metadata.participants.map(p => p.id)).toEqual([`${phoneNumber}@s.whatsapp.net`, '15550200002@s.whatsapp.net']);
+    expect(forbidden).toMatchObject({ data: 403 });
+    expect(missing).toMatchObject({ data: 404 });
+  });
+
+  it('records every stanza with direction, tag, xmlns and a monotonic time', async () => {
+    // Prepare
+    sim.clearRecord();
+    // Act
+    await client.sock.onWhatsApp('15550200002');
+    // Assess
+    const usync = sim.record.filter(r => r.xmlns === 'usync' || sim.record.some(q => q.xmlns === 'usync' && q.id === r.id));
+    expect(usync.map(r => [r.direction, r.tag, r.type])).toEqual([['in', 'iq', 'get'], ['out', 'iq', 'result']]);
+    expect(usync[1].at).toBeGreaterThanOrEqual(usync[0].at);
+    expect(new Set(usync.map(r => r.connectionId)).size).toBe(1);
+  });
+
+  it('answers an unknown IQ with a well-formed empty result', async () => {
+    // Act
+    const answer = await client.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'w:unknown' }, content: [{ tag: 'whatever', attrs: {} }] });
+    // Assess
+    expect(answer).toMatchObject({ tag: 'iq', attrs: { type: 'result' } });
+  });
+});
