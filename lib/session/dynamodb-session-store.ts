@@ -18,15 +18,13 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BufferJSON, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import { DeviceBusyError, LeaseLostError } from '../errors.js';
-import type { DeviceSummary, KeyChanges, KeyType, Lease, SessionSnapshot, SessionState, SessionStore } from './session-store.js';
+import { HOT_KEY_TYPES, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore } from './session-store.js';
 
 type Item = Record<string, AttributeValue>;
 type Op = { item: TransactWriteItem; bytes: number };
 
 const LEASE_SK = 'lease';
 const CREDS_SK = 'h#creds';
-/** Key categories a pin needs, loaded with the creds by one Query on the `h#` prefix. */
-const HOT_TYPES: ReadonlySet<string> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
 /** Values whose JSON is longer are stored deflated (binary). */
 const COMPRESS_FROM_BYTES = 8 * 1024;
 /** Compressed values are split into items of at most this many bytes (DynamoDB's item limit is 400 KB). */
@@ -46,9 +44,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const backoff = (attempt: number) => sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 
-/** Sort key of a key's item (part 0) or of one of its further parts. */
-export function keySortKey(type: KeyType, id: string, part = 0): string {
-  return `${HOT_TYPES.has(type) ? 'h' : 'k'}#${type}#${id}${part ? `#part#${part}` : ''}`;
+/** Sort key of a key's item (part 0) or of one of its further parts; hot keys share the creds' `h#` prefix. */
+function keySortKey(type: KeyType, id: string, part = 0): string {
+  return `${HOT_KEY_TYPES.has(type) ? 'h' : 'k'}#${type}#${id}${part ? `#part#${part}` : ''}`;
 }
 
 function stateOf(creds: AuthenticationCreds): SessionState {

@@ -1,8 +1,6 @@
 import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap } from '@whiskeysockets/baileys';
-import type { KeyChanges, KeyType, Lease, SessionSnapshot, SessionStore } from './session-store.js';
+import { HOT_KEY_TYPES, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
 
-/** Key categories the snapshot holds completely: a miss there means absent, no read needed. */
-const HOT_TYPES: ReadonlySet<string> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
 /** Creds fields whose loss makes WhatsApp hand out colliding pre-key ids (Bad MAC): written through at once. */
 const PRE_KEY_COUNTERS = ['nextPreKeyId', 'firstUnuploadedPreKeyId'] as const;
 
@@ -61,7 +59,7 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       for (const id of ids) {
         const value = known?.get(id);
         if (value !== undefined && value !== null) result[id] = value as SignalDataTypeMap[T];
-        else if (value === undefined && !HOT_TYPES.has(type)) misses.push(id);
+        else if (value === undefined && !HOT_KEY_TYPES.has(type)) misses.push(id);
       }
       if (misses.length) {
         requests++;

@@ -3,6 +3,9 @@ import type { AuthenticationCreds, SignalDataTypeMap } from '@whiskeysockets/bai
 /** A Baileys key category (pre-key, session, sender-key, app-state-sync-key, …). */
 export type KeyType = keyof SignalDataTypeMap;
 
+/** The key categories a pin needs: a snapshot holds all of them, so a miss there means absent. */
+export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
+
 /** Key changes by category and id; `null` deletes the key. */
 export type KeyChanges = { [T in KeyType]?: { [id: string]: SignalDataTypeMap[T] | null } };
 
