@@ -15,6 +15,16 @@ import type { LinkedDeviceKeys, Simulator } from '../../../lib/simulator/index.j
 export { DisconnectReason };
 
 const noop = () => undefined;
+
+/** Baileys rc14 races every pre-key upload against a 30 s timer it never clears (Socket/socket.js uploadPreKeys), which keeps
+ *  jest alive 30 s after a pairing test. Unref exactly that timer; nothing else is touched. */
+const BAILEYS_UPLOAD_TIMEOUT_MS = 30_000;
+const originalSetTimeout = globalThis.setTimeout;
+globalThis.setTimeout = ((handler: (...args: unknown[]) => void, ms?: number, ...args: unknown[]) => {
+  const timer = originalSetTimeout(handler, ms, ...args);
+  if (ms === BAILEYS_UPLOAD_TIMEOUT_MS && /Pre-key upload timeout/.test(String(handler))) timer.unref();
+  return timer;
+}) as typeof setTimeout;
 /** pino-compatible logger that drops everything. */
 export const silentLogger = {
   level: 'silent', trace: noop, debug: noop, info: noop, warn: noop, error: noop, fatal: noop,
