@@ -3,6 +3,7 @@
  * (plain esbuild) both derive their settings from here, so what is measured is what ships.
  */
 import { OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import type { BuildOptions } from 'esbuild';
 
 /** Node.js major of the Lambda runtime; the esbuild target follows it. */
 export const NODE_MAJOR = 22;
@@ -14,19 +15,23 @@ export const EXTERNAL_MODULES = ['sharp', 'jimp', 'link-preview-js', 'audio-deco
 export const ESM_REQUIRE_BANNER =
   "import { createRequire as __pinCreateRequire } from 'node:module'; const require = __pinCreateRequire(import.meta.url);";
 
-/** Plain esbuild options (`esbuild.build({ ...esbuildOptions, entryPoints, outfile })`). */
-export const esbuildOptions = {
+/** esbuild target of the bundle (`node22`). */
+export const TARGET = `node${NODE_MAJOR}`;
+const MAIN_FIELDS = ['module', 'main'];
+
+/** Plain esbuild options: `esbuild.build({ ...esbuildOptions, entryPoints, outfile })`. */
+export const esbuildOptions: BuildOptions = {
   bundle: true,
   platform: 'node',
   format: 'esm',
-  target: `node${NODE_MAJOR}`,
+  target: TARGET,
   minify: true,
   sourcemap: 'linked', // index.mjs.map beside the bundle; read only with NODE_OPTIONS=--enable-source-maps
   sourcesContent: false,
-  mainFields: ['module', 'main'],
+  mainFields: MAIN_FIELDS,
   banner: { js: ESM_REQUIRE_BANNER },
   external: EXTERNAL_MODULES,
-} as const;
+};
 
 /**
  * The same settings for NodejsFunction. The AWS SDK v3 is bundled (not taken from the runtime):
@@ -34,12 +39,12 @@ export const esbuildOptions = {
  */
 export const lambdaBundling: BundlingOptions = {
   format: OutputFormat.ESM,
-  target: esbuildOptions.target,
-  minify: esbuildOptions.minify,
+  target: TARGET,
+  minify: true,
   sourceMap: true,
   sourceMapMode: SourceMapMode.DEFAULT,
-  sourcesContent: esbuildOptions.sourcesContent,
-  mainFields: [...esbuildOptions.mainFields],
+  sourcesContent: false,
+  mainFields: MAIN_FIELDS,
   banner: ESM_REQUIRE_BANNER,
   externalModules: EXTERNAL_MODULES,
   bundleAwsSDK: true,
