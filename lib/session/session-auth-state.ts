@@ -1,19 +1,27 @@
 import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap } from '@whiskeysockets/baileys';
 import { HOT_KEY_TYPES, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
 
-/** Creds fields whose loss makes WhatsApp hand out colliding pre-key ids (Bad MAC): written through at once. */
-const PRE_KEY_COUNTERS = ['nextPreKeyId', 'firstUnuploadedPreKeyId'] as const;
+/**
+ * Creds fields that describe keys WhatsApp or the phone already know about, written through at once:
+ * lost pre-key counters reuse uploaded ids (Bad MAC), a lost signed pre-key breaks new sessions, a
+ * lost myAppStateKeyId makes pins impossible until the phone shares a key again.
+ */
+const URGENT_CREDS = ['nextPreKeyId', 'firstUnuploadedPreKeyId', 'signedPreKey', 'myAppStateKeyId'] as const;
 
 export interface SessionAuthState {
   state: AuthenticationState;
-  /** Call on Baileys' `creds.update`: pending for the commit, written through at once when it moves the pre-key counters. */
+  /** Call on Baileys' `creds.update`: pending for the commit, written through at once for URGENT_CREDS (pre-key counters, …). */
   credsChanged(update: Partial<AuthenticationCreds>): void;
   /** Key changes kept for the final commit (e.g. app-state-sync-version of a pin). */
   setKeys(changes: KeyChanges): void;
   /** Waits for write-throughs, then commits what is pending and releases the lease; returns the session version. */
   commit(options?: { state?: 'logged-out' }): Promise<string>;
-  /** Store requests issued through this auth state (reads, write-throughs, the commit). */
+  /** Store requests issued through this auth state since it was opened or rebound. */
   requests(): number;
+  /** A write-through failed (e.g. fenced out between calls): memory may be ahead of the store; do not reuse. */
+  failed(): boolean;
+  /** Warm reuse: the same memory serves the next call under its new lease. */
+  rebind(next: Lease): void;
 }
 
 /**
@@ -84,7 +92,7 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
     credsChanged(update) {
       Object.assign(creds, update);
       credsDirty = true;
-      if (PRE_KEY_COUNTERS.some((field) => field in update)) void writeThrough({ creds }).catch(() => undefined);
+      if (URGENT_CREDS.some((field) => field in update)) void writeThrough({ creds }).catch(() => undefined);
     },
     setKeys(changes) {
       remember(changes);
@@ -100,5 +108,10 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       return version;
     },
     requests: () => requests,
+    failed: () => writeError !== undefined,
+    rebind(next) {
+      lease = next;
+      requests = 0;
+    },
   };
 }

@@ -69,22 +69,24 @@ describe('openSessionAuthState', () => {
     expect(counter.counts().byCommand).toEqual({ TransactWriteItemsCommand: 1, BatchGetItemCommand: 2 });
   });
 
-  it('writes the creds through at once when the pre-key counters move', async () => {
+  it('writes the creds through at once when the pre-key counters or the app-state key id change, and only then', async () => {
     // Prepare
     const { deviceId, auth } = await openDevice();
     // Act
-    await auth.state.keys.set({ 'pre-key': { '1': Curve.generateKeyPair(), '2': Curve.generateKeyPair() } });
-    auth.credsChanged({ nextPreKeyId: 3, firstUnuploadedPreKeyId: 3 });
     auth.credsChanged({ lastPropHash: 'not urgent' });
-    await auth.state.keys.set({ session: { 'x.0': Buffer.from([1]) } }); // serialised after the creds write
+    await auth.state.keys.set({ session: { 'x.0': Buffer.from([1]) } }); // write-throughs are serialised
+    const afterOrdinary = (await reader.load(deviceId)).creds!;
+    auth.credsChanged({ nextPreKeyId: 3, firstUnuploadedPreKeyId: 3 });
+    auth.credsChanged({ myAppStateKeyId: 'AAAAAQAB' });
+    await auth.state.keys.set({ session: { 'x.0': Buffer.from([2]) } });
     // Assess
+    expect(afterOrdinary.lastPropHash).toBeUndefined();
     const stored = (await reader.load(deviceId)).creds!;
-    expect(stored.nextPreKeyId).toBe(3);
-    expect(stored.firstUnuploadedPreKeyId).toBe(3);
+    expect(stored).toMatchObject({ nextPreKeyId: 3, firstUnuploadedPreKeyId: 3, myAppStateKeyId: 'AAAAAQAB', lastPropHash: 'not urgent' });
     expect(auth.state.creds.nextPreKeyId).toBe(3);
   });
 
-  it('serves Baileys\' own transactional key store: generated pre-keys and counters are durable when the transaction ends', async () => {
+  it('serves Baileys\' own transactional key store: generated pre-keys and counters are durable when its transaction resolves', async () => {
     // Prepare
     const { deviceId, auth } = await openDevice();
     const quiet = { level: 'silent', trace() {}, debug() {}, info() {}, warn() {}, error() {}, child: () => quiet } as unknown as Parameters<typeof addTransactionCapability>[1];
@@ -94,7 +96,6 @@ describe('openSessionAuthState', () => {
       const { update } = await getNextPreKeys({ creds: auth.state.creds, keys }, 30);
       auth.credsChanged(update);
     }, 'upload-pre-keys');
-    await keys.transaction(async () => keys.set({ session: { 'y.0': Buffer.from([2]) } }), 'flush');
     // Assess
     const stored = await reader.load(deviceId);
     expect(stored.creds!.nextPreKeyId).toBe(31);
