@@ -94,6 +94,7 @@ class SimServer implements Simulator, ConnectionHost {
     const mutate = async (action: 'pin' | 'archive', chatJid: string, value: boolean) => {
       const { record, appState } = this.account(phoneNumber);
       appState.phoneMutate({ action, chatJid, value });
+      this.phoneChats.set(record.phoneNumber, (this.phoneChats.get(record.phoneNumber) ?? new Set()).add(chatJid));
       for (const device of record.devices.values()) {
         for (const connection of this.connectionsOf(device.jid)) {
           connection.send({ tag: 'notification', attrs: { from: SERVER_JID, type: 'server_sync', id: stanzaId(), t: unixTime() }, content: [
@@ -122,7 +123,31 @@ class SimServer implements Simulator, ConnectionHost {
 
   clearFaults(): void { this.faults.clear() }
 
-  faultSnapshot() { return this.faults.snapshot() }
+  /** What the control endpoint shows: accounts, devices, connections, faults, violations. */
+  snapshot() {
+    return {
+      url: this.url,
+      rootPublicKey: Buffer.from(this.rootPublicKey).toString('base64'),
+      accounts: [...this.registry.accounts.values()].map(account => ({
+        phoneNumber: account.phoneNumber,
+        lid: `${account.lid}@lid`,
+        name: account.name,
+        appStateVersion: this.appStateVersion(account.phoneNumber, 'regular_low'),
+        devices: [...account.devices.values()].map(device => ({
+          jid: device.jid, removed: device.removed, preKeys: device.preKeys.size, queued: device.offline.length, connections: this.connections(device.jid),
+        })),
+      })),
+      contacts: [...this.registry.contacts.keys()],
+      groups: [...this.registry.groups.values()],
+      connections: this.connections(),
+      faults: this.faults.snapshot(),
+      violations: this.violations,
+      recordLength: this.record.length,
+    };
+  }
+
+  /** Chats the phone touched itself (the server cannot list chats from devices' patches without their key). */
+  readonly phoneChats = new Map<string, Set<string>>();
 
   queueOfflineMessages(deviceJid: string, count: number): void {
     const device = this.registry.device(deviceJid);
@@ -315,6 +340,17 @@ class SimServer implements Simulator, ConnectionHost {
 }
 
 export type { SimServer };
+
+/** The control view of a simulator started by startSimulator. */
+export function simulatorSnapshot(sim: Simulator): ReturnType<SimServer['snapshot']> {
+  if (!(sim instanceof SimServer)) throw new Error('not a simulator started by startSimulator');
+  return sim.snapshot();
+}
+
+export function phoneChats(sim: Simulator, phoneNumber: string): string[] {
+  if (!(sim instanceof SimServer)) throw new Error('not a simulator started by startSimulator');
+  return [...(sim.phoneChats.get(sim.account(phoneNumber).record.phoneNumber) ?? [])];
+}
 
 export function result(iq: BinaryNode, content?: BinaryNode[]): BinaryNode {
   return { tag: 'iq', attrs: { from: iq.attrs.to ?? SERVER_JID, type: 'result', id: iq.attrs.id }, ...(content && { content }) };
