@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { MAX_BODY_BYTES, MAX_RECEIVE_COUNT } from '../../infra/stateless-stack.js';
+import { MAX_BODY_BYTES } from '../../infra/stateless-stack.js';
 import { synthPinApp } from './cdk-app.js';
 
 // Prepare (shared): the app as cdk.json defines it, and once more with -c overrides.
@@ -122,7 +122,7 @@ describe('StatelessStack', () => {
       ContentBasedDeduplication: false,
       VisibilityTimeout: 180,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
     });
     expect(queues[dlqId].Properties).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 24 * 3600, SqsManagedSseEnabled: true });
     template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
