@@ -11,5 +11,8 @@ export default {
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   setupFiles: ['<rootDir>/test/support/env.ts'],
+  // Every log line of the run is captured and checked for secrets (test/support/log-capture-*.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/log-capture-setup.ts'],
+  reporters: ['default', '<rootDir>/test/support/log-capture-reporter.ts'],
   testTimeout: 30000,
 };

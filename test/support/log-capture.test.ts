@@ -1,0 +1,40 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { scan, TEST_PASSWORDS } from './log-capture-scan.ts';
+import { keyMaterial } from './log-capture-secrets.ts';
+
+describe('log capture scanner', () => {
+  const key = randomBytes(32);
+  const secrets = [...keyMaterial('device', { noiseKey: { private: key, public: randomBytes(32) } }), { label: 'a test API password', value: TEST_PASSWORDS[0] }];
+
+  it('finds key material in base64, base64url and hex, passwords, and secret-shaped lines', () => {
+    // Prepare
+    const log = [
+      `{"message":"x","blob":"AAAA${key.toString('base64')}"}`,
+      `token ${key.toString('base64url')}`,
+      `hex=${key.toString('hex')}`,
+      'login as gowa:pin-test-password',
+      'authorization: Basic Z293YTpwaW4tdGVzdC1wYXNzd29yZA==',
+      '{"creds":{"noiseKey":{"private":{"type":"Buffer","data":"AAAA"}}}}',
+      '{"level":"INFO","message":"pin call","deviceId":"default","status":200}',
+    ].join('\n');
+    // Act
+    const findings = scan('worker.log', log, secrets);
+    // Assess
+    const byLine = (line: number) => findings.filter((finding) => finding.line === line).map((finding) => finding.what);
+    expect(byLine(1)).toEqual(['device noiseKey.private']);
+    expect(byLine(2)).toEqual(['device noiseKey.private']);
+    expect(byLine(3)).toEqual(['device noiseKey.private']);
+    expect(byLine(4)).toEqual(['a test API password']);
+    expect(byLine(5)).toEqual(['Basic credentials']);
+    expect(byLine(6)).toEqual(['a "private" key field', 'a "noiseKey" field', 'a BufferJSON value']);
+    expect(byLine(7)).toEqual([]);
+  });
+
+  it('takes key material from BufferJSON values, only under secret-named fields', () => {
+    // Act
+    const found = keyMaterial('stored', { signedPreKey: { keyPair: { private: { type: 'Buffer', data: key.toString('base64') }, public: { type: 'Buffer', data: key.toString('base64') } } } });
+    // Assess
+    expect(found).toEqual([{ label: 'stored signedPreKey.keyPair.private', value: key.toString('base64'), binary: true }]);
+  });
+});
