@@ -67,7 +67,7 @@ export interface Client {
   isClosed: () => boolean;
 }
 
-export function connectClient(sim: Simulator, auth: MemoryAuth, options: { queryTimeoutMs?: number; connectTimeoutMs?: number } = {}): Client {
+export function connectClient(sim: Pick<Simulator, 'url' | 'rootPublicKey'>, auth: MemoryAuth, options: { queryTimeoutMs?: number; connectTimeoutMs?: number } = {}): Client {
   WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(sim.rootPublicKey);
   const sock = makeWASocket({
     waWebSocketUrl: sim.url,

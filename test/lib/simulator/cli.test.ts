@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { useMultiFileAuthState } from '@whiskeysockets/baileys';
-import type { Simulator } from '../../../lib/simulator/index.js';
 import { connectClient, endClient, type Client } from './baileys-client.js';
 
 describe('npm run simulator (cli)', () => {
@@ -39,7 +38,7 @@ describe('npm run simulator (cli)', () => {
     const controlUrl = /control url:\s+(\S+)/.exec(output)![1];
     const { state } = await useMultiFileAuthState(dir);
     // Act
-    client = connectClient({ url, rootPublicKey: Buffer.from(rootKey, 'base64') } as Simulator, { creds: state.creds, keys: state.keys, data: new Map() });
+    client = connectClient({ url, rootPublicKey: Buffer.from(rootKey, 'base64') }, { creds: state.creds, keys: state.keys, data: new Map() });
     const outcome = await client.settled;
     const remote = await (await fetch(`${controlUrl}/state`)).json() as { accounts: { devices: { jid: string; connections: { total: number } }[] }[] };
     // Assess
