@@ -26,6 +26,9 @@ export function definePinApp(app: App): PinApp {
     settings,
     data: stateful.data,
   });
+  // Weak cross-stack references (cdk.json's recommended flags) read outputs with Fn::GetStackOutput and
+  // add no stack dependency of their own: deploy order is declared here.
+  stateless.addDependency(stateful, 'reads the table, key and secret outputs');
   const nag = new AwsSolutionsChecks(app, { verbose: true });
   Validations.of(app).addPlugins(nag);
   return { settings, stateful, stateless, nag };

@@ -105,6 +105,14 @@ describe('the pin app', () => {
     }
   });
 
+  it('deploys the stateful stack before the stateless one that reads its outputs', () => {
+    // Act
+    const dependencies = pinApp.stateless.dependencies;
+    // Assess
+    expect(dependencies).toEqual([pinApp.stateful]);
+    expect(pinApp.stateful.dependencies).toEqual([]);
+  });
+
   it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
     // Act
     const report = nagReport();
