@@ -1,4 +1,4 @@
-import type { AuthenticationCreds, AuthenticationState, SignalDataSet, SignalDataTypeMap } from '@whiskeysockets/baileys';
+import { initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import { HOT_KEY_TYPES, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
 
 /**
@@ -29,12 +29,12 @@ export interface SessionAuthState {
  * then from the store; `keys.set` writes through (resolves once durable, fenced by the lease).
  */
 export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot: SessionSnapshot): SessionAuthState {
-  if (!snapshot.creds) throw new Error(`device ${lease.deviceId} has no creds to open`);
-  const creds = snapshot.creds;
+  /** An absent session starts linking with fresh creds, stored by the commit. */
+  const creds = snapshot.creds ?? initAuthCreds();
   /** Known values by type and id; null = known absent. */
   const memory = new Map<string, Map<string, unknown>>();
   const pending: KeyChanges = {};
-  let credsDirty = false;
+  let credsDirty = snapshot.state === 'absent';
   let requests = 0;
   let writes: Promise<void> = Promise.resolve();
   let writeError: unknown;

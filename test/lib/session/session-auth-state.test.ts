@@ -135,6 +135,20 @@ describe('openSessionAuthState', () => {
     expect((await reader.load(deviceId)).keys['app-state-sync-version']).toEqual({ regular: newer });
   });
 
+  it('starts an absent device with fresh creds that its commit stores as linking', async () => {
+    // Prepare
+    const deviceId = `device-${++devices}`;
+    const lease = await store.acquireLease(deviceId, 'linking', 30);
+    // Act
+    const auth = openSessionAuthState(store, lease, await store.load(deviceId));
+    await auth.commit();
+    // Assess
+    const snapshot = await reader.load(deviceId);
+    expect(snapshot.state).toBe('linking');
+    expect(snapshot.creds!.registrationId).toBe(auth.state.creds.registrationId);
+    expect(snapshot.creds!.noiseKey.private).toEqual(auth.state.creds.noiseKey.private);
+  });
+
   it('commits a logout keeping the session for diagnosis', async () => {
     // Prepare
     const { deviceId, auth } = await openDevice();
