@@ -24,6 +24,7 @@ describe('cdk synth (the CLI, offline, as an operator runs it)', () => {
         'WhatsAppPin-prod-Stateful',
         'WhatsAppPin-prod-Stateless',
       ]);
+      expect(manifest.artifacts['WhatsAppPin-prod-Stateless'].dependencies).toContain('WhatsAppPin-prod-Stateful');
       const report = JSON.parse(readFileSync(join(outdir, 'validation-report.json'), 'utf8'));
       for (const plugin of report.pluginReports) expect({ plugin: plugin.pluginName, violations: plugin.violations }).toEqual({ plugin: plugin.pluginName, violations: [] });
       // (a plugin with nothing to report, like a clean CloudFormation Validate, is left out of the file)
