@@ -12,14 +12,13 @@ export interface PinApp {
   settings: Settings;
   stateful: StatefulStack;
   stateless: StatelessStack;
-  nag: AwsSolutionsChecks;
 }
 
 export function definePinApp(app: App): PinApp {
   const settings = readSettings(app.node);
   const env = { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION };
   const prefix = `WhatsAppPin-${settings.stage}`;
-  const stateful = new StatefulStack(app, `${prefix}-Stateful`, { env, description: 'WhatsApp pin API: sessions table, key, credentials (retained)' });
+  const stateful = new StatefulStack(app, `${prefix}-Stateful`, { env, description: 'WhatsApp pin API: sessions table and its KMS key (both retained), API credentials' });
   const stateless = new StatelessStack(app, `${prefix}-Stateless`, {
     env,
     description: 'WhatsApp pin API: function, REST API, WAF, FIFO queue',
@@ -29,7 +28,6 @@ export function definePinApp(app: App): PinApp {
   // Weak cross-stack references (cdk.json's recommended flags) read outputs with Fn::GetStackOutput and
   // add no stack dependency of their own: deploy order is declared here.
   stateless.addDependency(stateful, 'reads the table, key and secret outputs');
-  const nag = new AwsSolutionsChecks(app, { verbose: true });
-  Validations.of(app).addPlugins(nag);
-  return { settings, stateful, stateless, nag };
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
+  return { settings, stateful, stateless };
 }
