@@ -159,6 +159,8 @@ class SimServer implements Simulator, ConnectionHost {
 
   scanQr(qr: string, phoneNumber: string): Promise<void> { return this.pairing.scanQr(qr, this.account(phoneNumber).record) }
 
+  enterPairingCode(phoneNumber: string, code: string): Promise<void> { return this.pairing.enterPairingCode(this.account(phoneNumber).record, code) }
+
   async stop(): Promise<void> {
     for (const connection of this.live) connection.terminate();
     await new Promise<void>((resolve, reject) => this.wss.close(error => (error ? reject(error) : resolve())));
@@ -229,7 +231,7 @@ class SimServer implements Simulator, ConnectionHost {
     if (node.tag === 'iq' && (node.attrs.type === 'get' || node.attrs.type === 'set')) {
       if (fault?.kind === 'ignore') return;
       if (fault?.kind === 'iq-error') return connection.send(errorReply(node, fault.code, fault.text));
-      if (!device) return connection.send(errorReply(node, 401, 'not-authorized'));
+      if (!device) return connection.send(this.answerPairingIq(connection, node));
       connection.send(await this.answerIq(device, node));
       if (node.attrs.xmlns === 'passive' && getBinaryNodeChild(node, 'active')) this.deliverOffline(connection, device);
       return;
@@ -244,6 +246,20 @@ class SimServer implements Simulator, ConnectionHost {
   }
 
   // ---- IQs ----
+
+  /** Before login only the pairing-code exchange may query. */
+  private answerPairingIq(connection: SimConnection, iq: BinaryNode): BinaryNode {
+    const stage = getBinaryNodeChild(iq, 'link_code_companion_reg')?.attrs.stage;
+    try {
+      if (iq.attrs.xmlns === 'md' && stage === 'companion_hello') return this.pairing.onCompanionHello(connection, iq);
+      if (iq.attrs.xmlns === 'md' && stage === 'companion_finish') return this.pairing.onCompanionFinish(connection, iq);
+    } catch (error) {
+      if (error instanceof QueryError) return errorReply(iq, error.code, error.text);
+      this.violation('pairing-rejected', (error as Error).message);
+      return errorReply(iq, 400, 'bad-request');
+    }
+    return errorReply(iq, 401, 'not-authorized');
+  }
 
   private async answerIq(device: DeviceRecord, iq: BinaryNode): Promise<BinaryNode> {
     const child = Array.isArray(iq.content) ? iq.content[0] : undefined;

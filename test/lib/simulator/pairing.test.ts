@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { startSimulator, type Simulator } from '../../../lib/simulator/index.js';
-import { connectClient, DisconnectReason, endClient, memoryAuth, type Client } from './baileys-client.js';
+import { connectClient, DisconnectReason, endClient, memoryAuth, quiesce, type Client } from './baileys-client.js';
 
 const waitFor = async <T>(probe: () => T | undefined, timeoutMs = 5_000): Promise<T> => {
   const deadline = Date.now() + timeoutMs;
@@ -56,6 +56,46 @@ describe('simulator QR pairing', () => {
     const error = await sim.scanQr(forged, phoneNumber).catch(e => e as Error);
     // Assess
     expect(error).toBeInstanceOf(Error);
+    expect(pairing.isClosed()).toBe(false);
+  });
+
+  it('links a device with a pairing code typed on the phone', async () => {
+    // Prepare
+    const { phoneNumber } = sim.createAccount();
+    const auth = memoryAuth();
+    const pairing = connectClient(sim, auth);
+    clients.push(pairing);
+    await waitFor(() => pairing.updates.find(update => update.qr)?.qr);
+    const code = await pairing.sock.requestPairingCode(phoneNumber);
+    await waitFor(() => sim.record.find(r => r.direction === 'in' && r.xmlns === 'md' && r.type === 'set'));
+    await quiesce(sim);
+    // Act
+    await sim.enterPairingCode!(phoneNumber, code);
+    const restart = await pairing.closed;
+    const login = connectClient(sim, auth);
+    clients.push(login);
+    // Assess
+    expect(restart).toBe(DisconnectReason.restartRequired);
+    expect(await login.settled).toBe('open');
+    expect(auth.creds.me?.id).toMatch(new RegExp(`^${phoneNumber}:\\d+@s\\.whatsapp\\.net$`));
+    expect(sim.violations).toEqual([]);
+  });
+
+  it('refuses a wrong pairing code: the key bundle does not decrypt', async () => {
+    // Prepare
+    const { phoneNumber } = sim.createAccount();
+    const pairing = connectClient(sim, memoryAuth());
+    clients.push(pairing);
+    await waitFor(() => pairing.updates.find(update => update.qr)?.qr);
+    const code = await pairing.sock.requestPairingCode(phoneNumber);
+    await waitFor(() => sim.record.find(r => r.direction === 'in' && r.xmlns === 'md' && r.type === 'set'));
+    await quiesce(sim);
+    const wrong = code.startsWith('A') ? `B${code.slice(1)}` : `A${code.slice(1)}`;
+    // Act
+    const error = await sim.enterPairingCode!(phoneNumber, wrong).catch(e => e as Error);
+    // Assess
+    expect((error as Error).message).toMatch(/unable to authenticate/);
+    expect(sim.violations).toEqual([expect.objectContaining({ kind: 'pairing-rejected' })]);
     expect(pairing.isClosed()).toBe(false);
   });
 });
