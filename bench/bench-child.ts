@@ -1,0 +1,31 @@
+/** The IPC protocol between the bench and its child processes (a pin runner or the naive script). */
+import { performance } from 'node:perf_hooks';
+
+export type ToChild = { type: 'pin'; input: unknown } | { type: 'exit' };
+export type FromChild =
+  | { type: 'ready'; /** process start → module evaluated */ initMs: number }
+  | { type: 'done'; ok: boolean; status?: number; error?: string; ms: number; maxRssKb: number; /** CPU time of the pin; with `sinceStart`, of the whole process so far */ cpuMs: number; cpuMsSinceStart: number };
+
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
+/** Serves pins over IPC: says ready, runs each `pin` message through `run`, exits on `exit`. */
+export function serveOverIpc(run: (input: unknown) => Promise<{ ok: boolean; status?: number; error?: string }>): void {
+  const send = (message: FromChild) => process.send!(message);
+  process.on('message', async (message: ToChild) => {
+    if (message.type === 'exit') process.exit(0);
+    const started = performance.now();
+    const cpuBefore = cpuMs();
+    let outcome: { ok: boolean; status?: number; error?: string };
+    try {
+      outcome = await run(message.input);
+    } catch (error) {
+      outcome = { ok: false, error: (error as Error).message };
+    }
+    const cpuAfter = cpuMs();
+    send({ type: 'done', ...outcome, ms: performance.now() - started, maxRssKb: process.resourceUsage().maxRSS, cpuMs: cpuAfter - cpuBefore, cpuMsSinceStart: cpuAfter });
+  });
+  send({ type: 'ready', initMs: performance.now() });
+}
