@@ -1,5 +1,5 @@
 import { Boom } from '@hapi/boom';
-import makeWASocket, { DisconnectReason, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import makeWASocket, { DisconnectReason, getBinaryNodeChild, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import { NotLoggedInError, DeviceBusyError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
@@ -32,12 +32,28 @@ export class WaSocket {
   /** Settles with the reason once the connection is closed (never rejects). */
   readonly closed: Promise<unknown>;
   private lastActivity = Date.now();
-  private offlineReceived = false;
+  /** Key-store operations Baileys has in flight, and when the last one ended. */
+  private keyOps = 0;
+  private lastKeyOp = Date.now();
+  /** Messages WhatsApp queued while we were away (`<ib><offline count>`); undefined until it says. */
+  private offlineCount: number | undefined;
+  private isClosed = false;
 
   constructor(auth: SessionAuthState, private readonly options: SocketOptions) {
     const budget = Math.max(1, options.openBy - Date.now());
+    const keys = auth.state.keys;
+    const track = <T>(work: () => Promise<T>): Promise<T> => {
+      this.keyOps++;
+      return work().finally(() => {
+        this.keyOps--;
+        this.lastKeyOp = Date.now();
+      });
+    };
     this.sock = makeWASocket({
-      auth: auth.state,
+      auth: {
+        creds: auth.state.creds,
+        keys: { get: (type, ids) => track(async () => keys.get(type, ids)), set: (data) => track(async () => keys.set(data)) },
+      },
       waWebSocketUrl: options.wsUrl ?? 'wss://web.whatsapp.com/ws/chat',
       logger: baileysLogger,
       connectTimeoutMs: budget,
@@ -56,12 +72,14 @@ export class WaSocket {
     this.sock.ws.on('frame', () => {
       this.lastActivity = Date.now();
     });
-    this.sock.ws.on('CB:ib,,offline', () => {
-      this.offlineReceived = true;
+    this.sock.ws.on('CB:ib,,offline', (node: BinaryNode) => {
+      this.offlineCount = Number(getBinaryNodeChild(node, 'offline')?.attrs.count ?? 0);
     });
     this.closed = new Promise((resolve) => {
       this.sock.ev.on('connection.update', ({ connection, lastDisconnect }) => {
-        if (connection === 'close') resolve(lastDisconnect?.error);
+        if (connection !== 'close') return;
+        this.isClosed = true;
+        resolve(lastDisconnect?.error);
       });
     });
   }
@@ -101,11 +119,26 @@ export class WaSocket {
   async drain(by: number, quietMs = 150): Promise<{ complete: boolean }> {
     for (;;) {
       const now = Date.now();
-      if (this.offlineReceived && now - this.lastActivity >= quietMs) return { complete: true };
+      if (this.offlineCount === 0) return { complete: true };
+      if (this.offlineCount !== undefined && now - this.lastActivity >= quietMs) return { complete: true };
       if (now >= by) return { complete: false };
       const wait = Math.min(by - now, Math.max(10, quietMs - (now - this.lastActivity)));
       if ((await Promise.race([this.closed.then(() => 'closed'), sleep(wait)])) === 'closed') return { complete: false };
     }
+  }
+
+  /**
+   * Waits until Baileys' own background work on the key store (e.g. its own-LID session set-up right
+   * after login) has finished and stayed quiet for `quietMs`, or until `by`: the commit must come after
+   * it, or its writes would land after the lease is gone.
+   */
+  async settle(by: number, quietMs = 25): Promise<void> {
+    while (Date.now() < by && (this.keyOps > 0 || Date.now() - this.lastKeyOp < quietMs)) await sleep(5);
+  }
+
+  /** Open and usable for another call (warm reuse). */
+  get isOpen(): boolean {
+    return !this.isClosed && this.sock.ws.isOpen;
   }
 
   /** Ends the connection (no logout) and waits until Baileys has closed it. */
