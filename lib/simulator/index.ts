@@ -6,6 +6,8 @@ import type { AuthenticationCreds, SignalDataTypeMap } from '@whiskeysockets/bai
 
 export { startSimulator } from './simulator.js';
 
+/** autoScan is accepted but has no effect: the QR carries the companion's adv secret, which never reaches the server,
+ *  so the phone can only scan a QR handed to scanQr (or POST /phone/scan). */
 export interface SimulatorOptions { host?: string /* 127.0.0.1 */; port?: number /* 0 = random */; latencyMs?: number; autoScan?: boolean }
 
 export interface SimAccount { phoneNumber: string; lid: string; jid: string; name: string }
@@ -32,12 +34,14 @@ export interface LinkedDevice { deviceJid: string; creds: AuthenticationCreds; k
 export interface ConnectionCounts { live: number; maxConcurrent: number; total: number }
 
 export interface Simulator {
-  url: string;
-  rootPublicKey: Uint8Array;
+  url: string;                       // ws://127.0.0.1:PORT/ws/chat
+  rootPublicKey: Uint8Array;         // 32 bytes; clients set Baileys' WA_CERT_DETAILS.PUBLIC_KEY to it (tests/local runner only)
   createAccount(options?: { phoneNumber?: string; lid?: string; name?: string }): SimAccount;
   registerNumber(phoneNumber: string, lid?: string): void;
   createGroup(options: { subject: string; participants: string[]; id?: string }): string;
+  /** A ready linked companion device, as if paired earlier: creds and the keys Baileys would have stored. */
   linkDevice(phoneNumber: string, options?: { preKeys?: number; shareAppStateKey?: boolean }): Promise<LinkedDevice>;
+  /** The phone removed it: the next login gets <failure reason="401">; a live connection gets stream error 401. */
   unlinkDevice(deviceJid: string): void;
   phone(phoneNumber: string): SimPhone;
   chatState(phoneNumber: string, chatJid: string): ChatState | undefined;
@@ -48,7 +52,9 @@ export interface Simulator {
   connections(deviceJid?: string): ConnectionCounts;
   setFaults(faults: Fault[], scope?: { deviceJid?: string }): void;
   clearFaults(): void;
+  /** Text messages from the account's phone, Signal-encrypted now, delivered at the next login, dropped on receipt. */
   queueOfflineMessages(deviceJid: string, count: number): void;
+  /** Race injection: run `action` right before the next patch upload of that account is processed. */
   beforeNextPatch(phoneNumber: string, action: () => void | Promise<void>): void;
   scanQr(qr: string, phoneNumber: string): Promise<void>;
   enterPairingCode?(phoneNumber: string, code: string): Promise<void>;
@@ -58,11 +64,12 @@ export interface Simulator {
 export interface SimPhone { setPinned(chatJid: string, pinned: boolean): Promise<void>; setArchived(chatJid: string, archived: boolean): Promise<void> }
 
 export type Fault =
-  | { kind: 'latency'; ms: number }
-  | { kind: 'refuse-handshake' }
-  | { kind: 'logged-out' }
-  | { kind: 'drop-on'; match: StanzaMatch }
-  | { kind: 'ignore'; match: StanzaMatch }
-  | { kind: 'iq-error'; match: StanzaMatch; code: number; text: string };
+  | { kind: 'latency'; ms: number }                              // delay every frame both ways
+  | { kind: 'refuse-handshake' }                                 // close the socket on the client hello (global scope only)
+  | { kind: 'logged-out' }                                       // <failure reason="401"> at login
+  | { kind: 'drop-on'; match: StanzaMatch }                      // close the connection when a matching stanza arrives
+  | { kind: 'ignore'; match: StanzaMatch }                       // never answer (nor process) a matching stanza
+  | { kind: 'iq-error'; match: StanzaMatch; code: number; text: string };  // answer a matching IQ with a top-level <error>
 
+/** child = first child tag, e.g. 'sync', 'count', 'digest', 'usync' */
 export interface StanzaMatch { tag?: string; xmlns?: string; type?: string; child?: string }

@@ -161,7 +161,14 @@ class SimServer implements Simulator, ConnectionHost {
 
   enterPairingCode(phoneNumber: string, code: string): Promise<void> { return this.pairing.enterPairingCode(this.account(phoneNumber).record, code) }
 
-  async stop(): Promise<void> {
+  private stopped?: Promise<void>;
+
+  stop(): Promise<void> {
+    this.stopped ??= this.shutdown();
+    return this.stopped;
+  }
+
+  private async shutdown(): Promise<void> {
     for (const connection of this.live) connection.terminate();
     await new Promise<void>((resolve, reject) => this.wss.close(error => (error ? reject(error) : resolve())));
   }
@@ -228,8 +235,8 @@ class SimServer implements Simulator, ConnectionHost {
     const device = connection.device;
     const fault = this.faults.forStanza(node, device?.jid);
     if (fault?.kind === 'drop-on') return connection.terminate();
+    if (fault?.kind === 'ignore') return;
     if (node.tag === 'iq' && (node.attrs.type === 'get' || node.attrs.type === 'set')) {
-      if (fault?.kind === 'ignore') return;
       if (fault?.kind === 'iq-error') return connection.send(errorReply(node, fault.code, fault.text));
       if (!device) return connection.send(this.answerPairingIq(connection, node));
       connection.send(await this.answerIq(device, node));
