@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from '@jest/globals';
+import { childEnv, isAlive, npmRun, tempDataDir, type NpmRun } from './npm-start.js';
+
+// `npm start` as a newcomer runs it: a child process of the repository, then the curl it prints, run by a shell.
+const sh = promisify(execFile);
+const data = tempDataDir();
+let start: NpmRun | undefined;
+
+afterAll(async () => {
+  if (start && start.child.exitCode === null) {
+    start.child.kill('SIGTERM');
+    await start.exited;
+  }
+  data.remove();
+});
+
+describe('npm start', () => {
+  it('serves the handler: the printed pin curl answers 200, the simulated phone shows the chat pinned, SIGTERM stops DynamoDB Local', async () => {
+    // Prepare
+    start = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
+    const pinCurl = await start.line(/^curl .*"pinned":true/);
+    const unpinCurl = await start.line(/^curl .*"pinned":false/);
+    const url = (await start.line(/^listening on /)).split(' ')[2]!;
+    const javaPid = Number(/java pid (\d+)/.exec(await start.line(/java pid \d+/))![1]);
+    const password = /password (\S+)/.exec(await start.line(/^credentials: /))![1]!;
+
+    // Act
+    const pinned = await sh('sh', ['-c', `${pinCurl} -w '\\n%{http_code}'`]);
+    const phoneAfterPin = await (await fetch(`${url}/simulator/chats`)).json();
+    const unpinned = await sh('sh', ['-c', `${unpinCurl} -w '\\n%{http_code}'`]);
+    const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
+    const health = await fetch(`${url}/health`);
+    const unknownRoute = await fetch(`${url}/chat/6289685028129@s.whatsapp.net/unpin`, { method: 'POST' });
+    start.child.kill('SIGTERM');
+    await start.exited;
+
+    // Assess
+    const [pinBody, pinStatus] = pinned.stdout.trim().split('\n');
+    expect(pinStatus).toBe('200');
+    expect(JSON.parse(pinBody!)).toMatchObject({ code: 'SUCCESS', results: { chat_jid: '6289685028129@s.whatsapp.net', pinned: true } });
+    expect(phoneAfterPin).toEqual({ phoneNumber: '15550100001', chats: [expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true })] });
+    expect(unpinned.stdout.trim().split('\n')[1]).toBe('200');
+    expect(phoneAfterUnpin).toMatchObject({ pinned: false });
+    expect(health.status).toBe(200);
+    expect(unknownRoute.status).toBe(404);
+    expect(pinCurl).toContain(password);
+    expect(password.length).toBeGreaterThanOrEqual(20);
+    expect(start.output()).toMatch(/^POST \/chat\/6289685028129@s\.whatsapp\.net\/pin 200 \d+ms$/m);
+    expect(start.output()).toMatch(/^SIGTERM: stopping…\nstopped$/m);
+    expect(isAlive(javaPid)).toBe(false);
+    expect(existsSync(join(data.dir, 'dynamodb'))).toBe(true);
+    expect(existsSync(join(data.dir, 'stack.json'))).toBe(false);
+  }, 240_000);
+});
