@@ -3,7 +3,8 @@
  * 1. session store: requests and bytes of a pin-shaped session load/commit (bench/session-store-bench.ts);
  * 2. bundles: the Lambda bundle of functions/pin-chat.ts and the naive script's, sizes and cold imports;
  * 3. pins: ours cold and warm against the naive script, at 0 and 50 ms latency (bench/pin-bench.ts).
- * Knobs (env): BENCH_PINS (20), BENCH_IMPORTS (10), BENCH_LATENCIES ("0,50").
+ * Knobs (env): BENCH_PINS (20), BENCH_IMPORTS (10), BENCH_LATENCIES ("0,50"), BENCH_LATENCY_MODEL ("proxy": a pipelined
+ * delay per frame in a proxy; "sim": the simulator's latency fault, which delays frame after frame, so bursts pay per frame).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
@@ -16,6 +17,7 @@ import { sessionStoreBench } from './session-store-bench.js';
 const PINS = Number(process.env.BENCH_PINS ?? 20);
 const IMPORTS = Number(process.env.BENCH_IMPORTS ?? 10);
 const LATENCIES = (process.env.BENCH_LATENCIES ?? '0,50').split(',').map(Number);
+const LATENCY_MODEL = process.env.BENCH_LATENCY_MODEL === 'sim' ? 'sim' : 'proxy';
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -49,6 +51,7 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     stanzasOut: round(median(of((sample) => sample.stanzasOut))),
     dynamodbBytesSent: round(median(of((sample) => sample.dynamodb.requestBytes))),
     dynamodbBytesReceived: round(median(of((sample) => sample.dynamodb.responseBytes))),
+    dynamodbSequence: mostCommon(ok.map((sample) => sample.dynamodb.log.join(' > '))),
     dynamodbOperations: byOperation.length ? (JSON.parse(mostCommon(byOperation)!) as Record<string, number>) : {},
     minMs: round(Math.min(...of((sample) => sample.wallMs))),
     initMsMedian: round(median(of((sample) => sample.initMs))),
@@ -153,7 +156,7 @@ async function main() {
     );
     console.log(`import ours/naive: wall ${bundleFigures.importRatio}, CPU ${bundleFigures.importCpuMsMedian}/${bundleFigures.naiveImportCpuMsMedian} ms = ${bundleFigures.importCpuRatio} (medians of ${IMPORTS} fresh Node 22 processes each)\n`);
 
-    const samples = await pinBench({ dynamodbEndpoint: dynamodb.endpoint, runnerFile: runner.file, naiveFile: naive.file, latencies: LATENCIES, pins: PINS, print: console.log });
+    const samples = await pinBench({ dynamodbEndpoint: dynamodb.endpoint, runnerFile: runner.file, naiveFile: naive.file, latencies: LATENCIES, pins: PINS, latencyModel: LATENCY_MODEL, print: console.log });
     const runs = samples.map(({ latencyMs, variant, samples: pins }) => summarise(latencyMs, variant, pins));
     // Round trips are a property of the code path; without latency their timing cannot tell concurrency from
     // sequence, so a 0 ms run reports the count measured with latency and keeps its own as an upper bound.
@@ -174,7 +177,7 @@ async function main() {
       const measuredAt = 'roundTripsMeasuredAtMs' in run ? ` (path measured at ${String(run.roundTripsMeasuredAtMs)} ms)` : '';
       console.log(`  ${run.latencyMs} ms ${run.variant}: ${run.roundTripPath}${measuredAt}`);
       if (Object.keys(run.phasesMsMedian).length) console.log(`    phases (ms, median): ${JSON.stringify(run.phasesMsMedian)}`);
-      if (run.dynamodbRequests) console.log(`    dynamodb: ${JSON.stringify(run.dynamodbOperations)}`);
+      if (run.dynamodbRequests) console.log(`    dynamodb: ${run.dynamodbSequence}`);
       for (const error of run.errors) console.log(`    error: ${error}`);
     }
     const ratioRows = ratios(runs);
@@ -193,7 +196,9 @@ async function main() {
         durationS: round((performance.now() - benchStarted) / 1000),
         loadAverage: { before: loadBefore, after: loadavg() },
         latency:
-          'one-way delay per frame in each direction, added by a TCP proxy in front of the simulator (bench/wire-proxy.ts), pipelined; the simulator itself runs without latency',
+          LATENCY_MODEL === 'proxy'
+            ? 'one-way delay per frame in each direction, added by a TCP proxy in front of the simulator (bench/wire-proxy.ts), pipelined; the simulator itself runs without latency'
+            : "the simulator's latency fault: every frame delayed in turn, both ways (a burst of n frames pays n delays)",
         roundTrips: 'see bench/round-trips.ts: longest chain of requests each sent after the previous answer reached the client (Noise hello, Noise finish, IQs); exact with latency, an upper bound at 0 ms',
         wallMs: 'ours-cold and naive: process spawn → answer; warm variants: invocation → answer',
         dynamodb: 'counted by an HTTP proxy in front of DynamoDB Local, per pin',

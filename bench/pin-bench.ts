@@ -144,6 +144,8 @@ export interface PinBenchOptions {
   naiveFile: string;
   latencies: number[];
   pins: number;
+  /** 'proxy' (default): pipelined delay in bench/wire-proxy.ts; 'sim': the simulator's latency fault (serial per frame). */
+  latencyModel: 'proxy' | 'sim';
   print: (line: string) => void;
 }
 
@@ -177,13 +179,14 @@ export async function pinBench(options: PinBenchOptions): Promise<Array<{ latenc
     const rootKey = Buffer.from(sim.rootPublicKey).toString('base64');
     for (const latencyMs of options.latencies) {
       sim.clearRecord();
+      sim.setFaults(options.latencyModel === 'sim' && latencyMs > 0 ? [{ kind: 'latency', ms: latencyMs }] : []);
       contexts.length = 0;
       for (const variant of VARIANTS) {
         // Own account (own app state: no variant makes another's stored version stale), own device, own proxies.
         const account = sim.createAccount();
         const linked = await sim.linkDevice(account.phoneNumber);
         const wire = await startWireProxy(sim.url);
-        wire.latencyMs = latencyMs;
+        wire.latencyMs = options.latencyModel === 'proxy' ? latencyMs : 0;
         const dynamodb = await startDynamoDbProxy(options.dynamodbEndpoint);
         const deviceId = `bench-${variant}-${latencyMs}`;
         const context: VariantContext = {
@@ -214,7 +217,7 @@ export async function pinBench(options: PinBenchOptions): Promise<Array<{ latenc
           await state.keys.set(linked.keys);
         }
       }
-      options.print(`pins at ${latencyMs} ms one-way latency per frame: ${options.pins} per variant, interleaved`);
+      options.print(`pins at ${latencyMs} ms one-way latency per frame (${options.latencyModel}): ${options.pins} per variant, interleaved`);
       for (const context of contexts.filter((c) => c.variant.endsWith('-warm'))) {
         context.warm = new BenchChild(context.file, context.env);
         await context.warm.ready;

@@ -54,14 +54,19 @@ export function countRoundTrips(wires: WireConnection[], record: StanzaRecord[],
     let best: { depth: number; previous?: Request } = { depth: 1 };
     for (const [earlier, { depth: d }] of depth) {
       if (earlier.answered === undefined || earlier.answered > request.sent) continue;
-      // On a tie the answer that arrived last is taken as the one waited for (it names the path; the count is the same).
-      if (d + 1 > best.depth || (d + 1 === best.depth && earlier.answered > best.previous!.answered!)) best = { depth: d + 1, previous: earlier };
+      if (d + 1 > best.depth) best = { depth: d + 1, previous: earlier };
     }
     depth.set(request, best);
   }
   let last: Request | undefined;
   for (const [request, { depth: d }] of depth) if (request.answered !== undefined && d > (last ? depth.get(last)!.depth : 0)) last = request;
+  // Each step is named by every request of that depth already answered when the next step left (requests sent together).
   const path: string[] = [];
-  for (let step = last; step; step = depth.get(step)!.previous) path.unshift(step.label);
+  let next: Request | undefined;
+  for (let step = last; step; next = step, step = depth.get(step)!.previous) {
+    const level = depth.get(step)!.depth;
+    const together = [...depth].filter(([request, { depth: d }]) => d === level && (next ? request.answered !== undefined && request.answered <= next.sent : request === step));
+    path.unshift([...new Set([step.label, ...together.map(([request]) => request.label)])].join(' + '));
+  }
   return { count: path.length, path };
 }
