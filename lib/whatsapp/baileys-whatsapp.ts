@@ -21,6 +21,8 @@ export interface BaileysWhatsAppOptions {
 const COMMIT_RESERVE_MS = 1_500;
 /** Bound on resync pages after a conflict (a malformed answer must not loop forever). */
 const MAX_RESYNC_PAGES = 20;
+/** At most this long is spent on a queued offline backlog after the pin; the rest waits for the next call. */
+const DRAIN_BUDGET_MS = 2_000;
 /** A warm connection idle for longer is not trusted (a frozen Lambda sends no keep-alives). */
 const MAX_IDLE_MS = 25_000;
 
@@ -39,8 +41,10 @@ interface DeviceConnection {
   accepted?: LTHashState;
   /** The existence check started at login (cold path), until the pin awaits it. */
   existence?: Promise<void>;
-  /** Whether the connection has been opened (and its offline backlog drained) once. */
+  /** Whether the connection has been opened once. */
   opened: boolean;
+  /** Whether its offline backlog was processed completely (otherwise it is not kept warm). */
+  drained?: boolean;
 }
 
 type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
@@ -90,7 +94,7 @@ export class BaileysWhatsApp implements WhatsAppPort {
     } catch (error) {
       failure = error;
     }
-    await phase('commit', () => this.finish(lease, connection, failure));
+    await phase('commit', () => this.finish(lease, connection, failure, context.deadline));
     logger.info('pin call', {
       deviceId,
       chatJid: command.chatJid,
@@ -162,19 +166,22 @@ export class BaileysWhatsApp implements WhatsAppPort {
     connection.existence = undefined;
     await phase('patch', () => this.uploadPin(connection, command, answerBy));
     // What WhatsApp queued while we were away is processed after the patch, within the remaining budget.
-    if (cold) await phase('drain', () => connection.socket.drain(context.deadline - COMMIT_RESERVE_MS / 2));
+    if (cold) {
+      const by = Math.min(Date.now() + DRAIN_BUDGET_MS, context.deadline - COMMIT_RESERVE_MS);
+      connection.drained = (await phase('drain', () => connection.socket.drain(by))).complete;
+    }
   }
 
   /**
    * Commits what changed and releases the lease in one fenced transaction, whatever happened. A
    * healthy connection is kept warm; anything else is ended first, so no late write races the commit.
    */
-  private async finish(lease: Lease, connection: DeviceConnection | undefined, failure: unknown): Promise<void> {
-    const keep = failure === undefined && this.options.keepWarm !== false && connection?.socket.isOpen === true;
+  private async finish(lease: Lease, connection: DeviceConnection | undefined, failure: unknown, deadline: number): Promise<void> {
+    const keep = failure === undefined && this.options.keepWarm !== false && connection?.socket.isOpen === true && connection.drained !== false;
     try {
       if (!connection) return await this.store.releaseLease(lease);
-      await connection.socket.settle(lease.expiresAt - 1_000);
       if (!keep) await connection.socket.end();
+      await connection.socket.settle(deadline - COMMIT_RESERVE_MS / 2);
       await this.keepNewestVersion(connection);
       const loggedOut = failure instanceof NotLoggedInError && failure.reason === 'logged-out';
       connection.sessionVersion = await connection.auth.commit(loggedOut ? { state: 'logged-out' } : undefined);

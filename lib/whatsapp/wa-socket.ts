@@ -31,7 +31,8 @@ export class WaSocket {
   readonly sock: WASocket;
   /** Settles with the reason once the connection is closed (never rejects). */
   readonly closed: Promise<unknown>;
-  private lastActivity = Date.now();
+  /** Queued traffic (messages, notifications, receipts) WhatsApp delivered since login. */
+  private delivered = 0;
   /** Key-store operations Baileys has in flight, and when the last one ended. */
   private keyOps = 0;
   private lastKeyOp = Date.now();
@@ -69,8 +70,8 @@ export class WaSocket {
       transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
     });
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
-    this.sock.ws.on('frame', () => {
-      this.lastActivity = Date.now();
+    this.sock.ws.on('frame', (frame: BinaryNode) => {
+      if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
     });
     this.sock.ws.on('CB:ib,,offline', (node: BinaryNode) => {
       this.offlineCount = Number(getBinaryNodeChild(node, 'offline')?.attrs.count ?? 0);
@@ -112,18 +113,16 @@ export class WaSocket {
   }
 
   /**
-   * Lets Baileys process what WhatsApp queued while we were away (offline messages, key shares) until
-   * the queue is done and the line has been quiet for `quietMs`, or until `by`. Cutting it short is safe:
-   * key changes are durable before their receipt leaves, and unreceipted messages are delivered again.
+   * Lets Baileys process what WhatsApp queued while we were away (offline messages, key shares): done
+   * when all `<ib><offline count>` items arrived and the key store is idle, or at `by`. Cutting it short
+   * is safe: key changes are durable before their receipt leaves, unreceipted messages come again.
    */
-  async drain(by: number, quietMs = 150): Promise<{ complete: boolean }> {
+  async drain(by: number): Promise<{ complete: boolean }> {
     for (;;) {
-      const now = Date.now();
       if (this.offlineCount === 0) return { complete: true };
-      if (this.offlineCount !== undefined && now - this.lastActivity >= quietMs) return { complete: true };
-      if (now >= by) return { complete: false };
-      const wait = Math.min(by - now, Math.max(10, quietMs - (now - this.lastActivity)));
-      if ((await Promise.race([this.closed.then(() => 'closed'), sleep(wait)])) === 'closed') return { complete: false };
+      if (this.offlineCount !== undefined && this.delivered >= this.offlineCount && this.keyStoreIdle(50)) return { complete: true };
+      if (Date.now() >= by || this.isClosed) return { complete: false };
+      await sleep(10);
     }
   }
 
@@ -132,8 +131,12 @@ export class WaSocket {
    * after login) has finished and stayed quiet for `quietMs`, or until `by`: the commit must come after
    * it, or its writes would land after the lease is gone.
    */
-  async settle(by: number, quietMs = 25): Promise<void> {
-    while (Date.now() < by && (this.keyOps > 0 || Date.now() - this.lastKeyOp < quietMs)) await sleep(5);
+  async settle(by: number): Promise<void> {
+    while (Date.now() < by && !this.keyStoreIdle(25)) await sleep(5);
+  }
+
+  private keyStoreIdle(quietMs: number): boolean {
+    return this.keyOps === 0 && Date.now() - this.lastKeyOp >= quietMs;
   }
 
   /** Open and usable for another call (warm reuse). */
@@ -160,5 +163,8 @@ export class WaSocket {
     }
   }
 }
+
+/** Stanzas WhatsApp queues for a device while it is away, counted by `<ib><offline count>`. */
+const QUEUED_TAGS = new Set(['message', 'notification', 'receipt', 'call']);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
