@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { USyncQuery, USyncUser } from '@whiskeysockets/baileys';
 import { startSimulator, type Simulator } from '../../../lib/simulator/index.js';
 import { connectClient, endClient, linkedAuth, type Client } from './baileys-client.js';
 
@@ -62,5 +63,28 @@ describe('simulator queries through a plain Baileys socket', () => {
     const answer = await client.sock.query({ tag: 'iq', attrs: { to: '@s.whatsapp.net', type: 'get', xmlns: 'w:unknown' }, content: [{ tag: 'whatever', attrs: {} }] });
     // Assess
     expect(answer).toMatchObject({ tag: 'iq', attrs: { type: 'result' } });
+  });
+
+  it('answers usync LID and device queries from the accounts and their linked devices', async () => {
+    // Prepare
+    const other = sim.createAccount({ phoneNumber: '15550600006', lid: '99990000000001' });
+    await sim.linkDevice(other.phoneNumber);
+    const removed = await sim.linkDevice(other.phoneNumber);
+    sim.unlinkDevice(removed.deviceJid);
+    const query = new USyncQuery().withLIDProtocol().withDeviceProtocol().withUser(new USyncUser().withId(other.jid));
+    // Act
+    const answer = await client.sock.executeUSyncQuery(query);
+    // Assess
+    expect(answer?.list).toEqual([{ id: other.jid, lid: '99990000000001@lid', devices: { deviceList: [expect.objectContaining({ id: 0 }), expect.objectContaining({ id: 1 })], keyIndex: undefined } }]);
+  });
+
+  it('lists the groups the account participates in', async () => {
+    // Prepare
+    const mine = sim.createGroup({ subject: 'Mine', participants: [phoneNumber] });
+    sim.createGroup({ subject: 'Not mine', participants: ['15550200002'] });
+    // Act
+    const groups = await client.sock.groupFetchAllParticipating();
+    // Assess
+    expect(Object.keys(groups)).toEqual([mine]);
   });
 });
