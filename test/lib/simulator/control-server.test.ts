@@ -35,6 +35,16 @@ describe('simulator HTTP control endpoint', () => {
     expect(sim.appStateVersion('15550400004', 'regular_low')).toBe(1);
   });
 
+  it('archives a chat from the phone', async () => {
+    // Prepare
+    const { phoneNumber } = sim.createAccount();
+    // Act
+    const archive = await call('POST', '/phone/archive', { phoneNumber, chatJid: '15550500005@s.whatsapp.net', archived: true });
+    // Assess
+    expect(archive).toMatchObject({ status: 200, body: { archived: true } });
+    expect(sim.chatState(phoneNumber, '15550500005@s.whatsapp.net')).toMatchObject({ archived: true });
+  });
+
   it('sets faults and reports them, with accounts and devices, in /state', async () => {
     // Prepare
     const { phoneNumber } = sim.createAccount();
