@@ -32,8 +32,8 @@ export default class LogCaptureReporter {
     const findings: Finding[] = logs.flatMap((name) => scan(name, readFileSync(join(this.dir, name), 'utf8'), secrets));
     const lines = logs.reduce((sum, name) => sum + readLines(join(this.dir, name)).length, 0);
     if (findings.length === 0) {
-      process.stderr.write(`log capture: ${lines} lines from ${logs.length} processes checked against ${secrets.length} secrets: clean\n`);
-      rmSync(this.dir, { recursive: true, force: true });
+      process.stderr.write(`log capture: ${lines} lines from ${logs.length} processes checked against ${secrets.length} secrets: clean${process.env.LOG_CAPTURE_KEEP ? ` (kept in ${this.dir})` : ''}\n`);
+      if (!process.env.LOG_CAPTURE_KEEP) rmSync(this.dir, { recursive: true, force: true });
       return;
     }
     const shown = findings.slice(0, 20).map(({ file, line, what }) => `  ${join(this.dir, file)}:${line}: ${what}`);
