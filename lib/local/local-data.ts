@@ -1,13 +1,19 @@
 /** What the local tools keep under the data directory (.data/ by default, DATA_DIR to move it). */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 
 type Env = Record<string, string | undefined>;
 
 /** Tables of the local DynamoDB: real sessions and simulator sessions never mix. */
 export const LOCAL_TABLES = { real: 'pin-sessions', simulator: 'pin-sessions-simulator' } as const;
 export type WhatsAppMode = keyof typeof LOCAL_TABLES;
+
+/** A path as short as it reads well: relative inside the working directory, absolute outside. */
+export function shown(path: string): string {
+  const short = relative('.', path);
+  return short && !short.startsWith('..') && !isAbsolute(short) ? short : path;
+}
 
 export function dataDir(env: Env = process.env): string {
   const dir = resolve(env.DATA_DIR?.trim() || '.data');

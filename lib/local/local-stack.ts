@@ -74,7 +74,7 @@ export async function startLocalStack(options: { dataDir: string; mode: WhatsApp
   try {
     const dynamoDir = join(options.dataDir, 'dynamodb');
     mkdirSync(dynamoDir, { recursive: true });
-    const dynamo = await startDynamoDbLocal({ path: dynamoDir });
+    const dynamo = await startDynamoDbLocal({ path: dynamoDir, sharedDb: true });
     stops.push(dynamo.stop);
     const client = localDynamoDbClient(dynamo.endpoint);
     stops.push(async () => client.destroy());

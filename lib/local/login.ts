@@ -131,7 +131,8 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
           out(`scan now (QR ${qrCount}): WhatsApp on the phone > Linked devices > Link a device. ` +
             `Each QR is valid ${qrCount === 1 ? '60' : '20'} s and is replaced by a new one; after the last one (about 2.5 minutes in all) linking stops and you run login again.`);
           if (options.simulator) {
-            options.simulator.scan(update.qr).then(() => out('the simulated phone scanned the QR'), (error: Error) => out(`simulated scan failed: ${error.message}`));
+            out('the simulated phone scans it…');
+            options.simulator.scan(update.qr).catch((error: Error) => out(`simulated scan failed: ${error.message}`));
           } else qrcode.generate(update.qr, { small: true }, (text) => out(text));
         });
       });
@@ -220,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
         const path = join(dir, 'dynamodb');
         mkdirSync(path, { recursive: true });
         console.log('starting DynamoDB Local on the data dir (npm start is not running)…');
-        const dynamo = await startDynamoDbLocal({ path });
+        const dynamo = await startDynamoDbLocal({ path, sharedDb: true });
         stops.push(dynamo.stop);
         endpoint = dynamo.endpoint;
       }

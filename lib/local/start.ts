@@ -3,10 +3,9 @@
  * (persisted under the data dir), a loopback Secrets Manager and, unless --real / WHATSAPP=real, the simulator.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { apiGatewayRoute, readBody, writeJson } from './api-gateway-adapter.js';
-import { dataDir, localCredentials, removeStackFile, runningStack, writeStackFile, type WhatsAppMode } from './local-data.js';
+import { dataDir, localCredentials, shown, removeStackFile, runningStack, writeStackFile, type WhatsAppMode } from './local-data.js';
 import { loadHandler, startLocalStack, type SimulatorDemo } from './local-stack.js';
 
 const USAGE = `usage: npm start [-- --real] [--port N]
@@ -60,9 +59,9 @@ async function main(): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port ${values.port ?? process.env.PORT}`);
   const dir = dataDir();
   const other = runningStack(dir);
-  if (other) throw new Error(`npm start is already running on ${relative('.', dir) || dir} (pid ${other.pid}, ${other.url})`);
+  if (other) throw new Error(`npm start is already running on ${shown(dir)} (pid ${other.pid}, ${other.url})`);
 
-  console.log(`starting (${mode === 'simulator' ? 'WhatsApp simulator' : 'real WhatsApp'}, data in ${relative('.', dir) || dir})…`);
+  console.log(`starting (${mode === 'simulator' ? 'WhatsApp simulator' : 'real WhatsApp'}, data in ${shown(dir)})…`);
   const credentials = localCredentials(dir);
   const stack = await startLocalStack({ dataDir: dir, mode, credentials });
   stopStack = stack.stop;
@@ -108,8 +107,8 @@ async function main(): Promise<void> {
   const lines = [
     `listening on ${url}   (GET ${url}/health, no auth)`,
     `credentials: user ${credentials.user}, password ${credentials.password}` +
-      (credentials.source === 'BASIC_AUTH' ? ' (from BASIC_AUTH)' : ` (${credentials.source} in ${relative('.', credentials.file!)}; set BASIC_AUTH to choose your own)`),
-    `DynamoDB Local: ${stack.env.AWS_ENDPOINT_URL_DYNAMODB} (java pid ${stack.dynamoDbPid}), table ${stack.table}, data in ${relative('.', dir) || dir}/dynamodb`,
+      (credentials.source === 'BASIC_AUTH' ? ' (from BASIC_AUTH)' : ` (${credentials.source} in ${shown(credentials.file!)}; set BASIC_AUTH to choose your own)`),
+    `DynamoDB Local: ${stack.env.AWS_ENDPOINT_URL_DYNAMODB} (java pid ${stack.dynamoDbPid}), table ${stack.table}, data in ${shown(dir)}/dynamodb`,
     ...(stack.demo
       ? [
           `demo device: "${stack.demo.deviceId}" (default), linked to the simulated phone +${stack.demo.account.phoneNumber} as ${stack.demo.deviceJid}`,

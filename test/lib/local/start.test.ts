@@ -14,12 +14,16 @@ afterAll(async () => {
   if (start && start.child.exitCode === null) {
     start.child.kill('SIGTERM');
     await start.exited;
+    const restart = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
+    const restartCredentials = await restart.line(/^credentials: /);
+    restart.child.kill('SIGTERM');
+    await restart.exited;
   }
   data.remove();
 });
 
 describe('npm start', () => {
-  it('serves the handler: the printed pin curl answers 200, the simulated phone shows the chat pinned, SIGTERM stops DynamoDB Local', async () => {
+  it('serves the handler: the printed pin curl answers 200, the simulated phone shows the chat pinned, SIGTERM stops DynamoDB Local, a restart keeps the data', async () => {
     // Prepare
     start = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
     const pinCurl = await start.line(/^curl .*"pinned":true/);
@@ -33,10 +37,17 @@ describe('npm start', () => {
     const phoneAfterPin = await (await fetch(`${url}/simulator/chats`)).json();
     const unpinned = await sh('sh', ['-c', `${unpinCurl} -w '\\n%{http_code}'`]);
     const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
+    const invoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json', '--auth'], childEnv(data.dir));
+    const invokeExit = await invoke.exited;
+    const phoneAfterInvoke = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const health = await fetch(`${url}/health`);
     const unknownRoute = await fetch(`${url}/chat/6289685028129@s.whatsapp.net/unpin`, { method: 'POST' });
     start.child.kill('SIGTERM');
     await start.exited;
+    const restart = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
+    const restartCredentials = await restart.line(/^credentials: /);
+    restart.child.kill('SIGTERM');
+    await restart.exited;
 
     // Assess
     const [pinBody, pinStatus] = pinned.stdout.trim().split('\n');
@@ -45,6 +56,10 @@ describe('npm start', () => {
     expect(phoneAfterPin).toEqual({ phoneNumber: '15550100001', chats: [expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true })] });
     expect(unpinned.stdout.trim().split('\n')[1]).toBe('200');
     expect(phoneAfterUnpin).toMatchObject({ pinned: false });
+    expect(invokeExit).toBe(0);
+    expect(invoke.output()).toMatch(/using the running npm start/);
+    expect(invoke.output()).toMatch(/"statusCode": 200/);
+    expect(phoneAfterInvoke).toMatchObject({ pinned: true });
     expect(health.status).toBe(200);
     expect(unknownRoute.status).toBe(404);
     expect(pinCurl).toContain(password);
@@ -54,5 +69,6 @@ describe('npm start', () => {
     expect(isAlive(javaPid)).toBe(false);
     expect(existsSync(join(data.dir, 'dynamodb'))).toBe(true);
     expect(existsSync(join(data.dir, 'stack.json'))).toBe(false);
+    expect(restartCredentials).toContain(`password ${password} (stored in`);
   }, 240_000);
 });
