@@ -14,11 +14,14 @@ const USAGE = `usage: npm start [-- --real] [--port N]
 
 /** Set once the stack runs: Ctrl-C, SIGTERM or a failure stop what was started (DynamoDB Local's java child included). */
 let stopStack: (() => Promise<void>) | undefined;
+/** The stack while it starts: a Ctrl-C then waits for it, so that no java process is left behind. */
+let starting: Promise<unknown> | undefined;
 let stopping = false;
 async function shutdown(reason: string, code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`${reason}: stopping…`);
+  if (!stopStack) await starting?.catch(() => undefined);
   await stopStack?.();
   console.log('stopped');
   process.exit(code);
@@ -63,9 +66,11 @@ async function main(): Promise<void> {
 
   console.log(`starting (${mode === 'simulator' ? 'WhatsApp simulator' : 'real WhatsApp'}, data in ${shown(dir)})…`);
   const credentials = localCredentials(dir);
-  const stack = await startLocalStack({ dataDir: dir, mode, credentials });
+  const startingStack = startLocalStack({ dataDir: dir, mode, credentials });
+  starting = startingStack;
+  const stack = await startingStack;
   stopStack = stack.stop;
-  if (stopping) return stack.stop();
+  if (stopping) return;
   const handler = await loadHandler(stack.env);
   const seenChats = new Set<string>(stack.demo ? [stack.demo.chatJid] : []);
   const simulator = stack.demo && simulatorRoutes(stack.demo, seenChats);
@@ -100,6 +105,7 @@ async function main(): Promise<void> {
     ...(stack.demo && { rootPublicKey: Buffer.from(stack.demo.sim.rootPublicKey).toString('base64'), simulatorControl: `${url}/simulator` }),
   });
 
+  const linked = stack.demo ? [] : (await stack.store.list()).filter((device) => device.state === 'linked');
   const auth = quote(`${credentials.user}:${credentials.password}`);
   const curl = (chatJid: string, pinned: boolean) =>
     `curl -sS -u ${auth} -H 'Content-Type: application/json' -d '{"pinned":${pinned}}' ${url}/chat/${chatJid}/pin`;
@@ -115,8 +121,10 @@ async function main(): Promise<void> {
           `demo chat: ${chat} (other chats answer 404: not on the simulated WhatsApp)`,
         ]
       : [
-          `real WhatsApp: devices linked with \`npm run login\` (list: npm run session -- list --table ${stack.table} with AWS_ENDPOINT_URL_DYNAMODB=${stack.env.AWS_ENDPOINT_URL_DYNAMODB})`,
-          `replace ${chat} with a chat of yours; pick a device with -H 'X-Device-Id: ID'`,
+          linked.length
+            ? `real WhatsApp, linked devices: ${linked.map((device) => `"${device.deviceId}" (${device.linkedJid})`).join(', ')}`
+            : 'real WhatsApp: no device linked yet; link your account with `npm run login` (this can keep running)',
+          `replace ${chat} with a chat of yours; pick a device with -H 'X-Device-Id: ID' (default: ${process.env.DEFAULT_DEVICE_ID || 'default'})`,
         ]),
     '',
     'pin:',
