@@ -208,6 +208,31 @@ describe('leases and deadlines', () => {
     expect(final.stored).toBe(final.server);
   });
 
+  it('the lease expires mid-call and a second invocation runs meanwhile: the newer one wins, the older one writes nothing', async () => {
+    // Prepare: a slow line (every frame 250 ms late) and a 1 s lease for the older call
+    const d = await device('fault-lease-race');
+    await closePort(d.port);
+    const older = newPort(world, { leaseSeconds: 1 });
+    const newer = newPort(world, { leaseSeconds: LEASE_SECONDS });
+    ports.push(older, newer);
+    world.sim.setFaults([{ kind: 'latency', ms: 250 }], d.scope);
+    faultsRun++;
+    // Act
+    const first = pinCall(older, { deviceId: d.deviceId, chatJid: world.contactJid, pinned: false });
+    await sleep(1_500);
+    const second = await pinCall(newer, { deviceId: d.deviceId, chatJid: world.contactJid, pinned: true });
+    const firstOutcome = await first;
+    world.sim.setFaults([], d.scope);
+    // Assess
+    expect(second.status).toBe(200);
+    expect([200, 409, 504]).toContain(firstOutcome.status);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
+    const after = await versions(world, d.deviceId);
+    expect(after.stored).toBe(after.server);
+    expect((await recover(d, true)).status).toBe(200);
+    expect(world.sim.violations).toEqual([]);
+  });
+
   it('the deadline is hit (slow WhatsApp) → 504 within the deadline, lease released, then recovers', async () => {
     const d = await device('fault-deadline');
     const deadlineMs = 3_000;

@@ -29,6 +29,9 @@ describe('load and concurrency', () => {
     );
     await Promise.all(ports.map(closePort));
     // Assess
+    const tally: Record<string, number> = {};
+    for (const o of outcomes) tally[`${o.status}${o.error ? ` ${o.error}` : ''}`] = (tally[`${o.status}${o.error ? ` ${o.error}` : ''}`] ?? 0) + 1;
+    console.info(`load: 50 concurrent calls on one device → ${JSON.stringify(tally)}, connections ${JSON.stringify(world.sim.connections(linked.deviceJid))}`);
     const unexpected = outcomes.filter((o) => o.status !== 200 && !(o.status === 409 && Number(o.retryAfter) >= 1));
     expect(unexpected).toEqual([]);
     const accepted = outcomes.filter((o) => o.status === 200).sort((a, b) => a.endedAt - b.endedAt);
@@ -38,7 +41,6 @@ describe('load and concurrency', () => {
     const { stored, server } = await versions(world, 'load-one-device');
     expect(stored).toBe(server);
     expect(world.sim.violations).toEqual([]);
-    console.info(`load: 50 concurrent calls on one device → ${accepted.length} × 200, ${50 - accepted.length} × 409`);
   }, 120_000);
 
   it('10 devices × 20 pins in parallel: all 200, devices do not block each other', async () => {
