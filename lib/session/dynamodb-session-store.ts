@@ -18,7 +18,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { BufferJSON, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
 import { DeviceBusyError, LeaseLostError } from '../errors.js';
-import { HOT_KEY_TYPES, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore } from './session-store.js';
+import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore } from './session-store.js';
 
 type Item = Record<string, AttributeValue>;
 type Op = { item: TransactWriteItem; bytes: number };
@@ -45,8 +45,8 @@ const backoff = (attempt: number) => sleep(Math.min(1000, 25 * 2 ** attempt) * (
 const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 
 /** Sort key of a key's item (part 0) or of one of its further parts; hot keys share the creds' `h#` prefix. */
-function keySortKey(type: KeyType, id: string, part = 0): string {
-  return `${HOT_KEY_TYPES.has(type) ? 'h' : 'k'}#${type}#${id}${part ? `#part#${part}` : ''}`;
+function keySortKey(type: KeyType, id: string, ownUser: string | undefined, part = 0): string {
+  return `${isHotKey(type, id, ownUser) ? 'h' : 'k'}#${type}#${id}${part ? `#part#${part}` : ''}`;
 }
 
 function stateOf(creds: AuthenticationCreds): SessionState {
@@ -59,15 +59,15 @@ function reviveKey<T extends KeyType>(type: T, json: string): SignalDataTypeMap[
 }
 
 /** The items of one key: inline JSON, or deflated JSON split across parts (part 0 holds the count `n`). */
-function encodeKey(deviceId: string, type: KeyType, id: string, value: unknown): Item[] {
+function encodeKey(deviceId: string, type: KeyType, id: string, value: unknown, ownUser: string | undefined): Item[] {
   const json = JSON.stringify(value, BufferJSON.replacer);
   const base = { pk: S(deviceId), t: S(type), i: S(id) };
-  if (Buffer.byteLength(json) <= COMPRESS_FROM_BYTES) return [{ ...base, sk: S(keySortKey(type, id)), v: S(json) }];
+  if (Buffer.byteLength(json) <= COMPRESS_FROM_BYTES) return [{ ...base, sk: S(keySortKey(type, id, ownUser)), v: S(json) }];
   const packed = deflateSync(json);
   const count = Math.max(1, Math.ceil(packed.length / PART_BYTES));
   return Array.from({ length: count }, (_, part) => ({
     ...base,
-    sk: S(keySortKey(type, id, part)),
+    sk: S(keySortKey(type, id, ownUser, part)),
     z: { B: packed.subarray(part * PART_BYTES, (part + 1) * PART_BYTES) },
     ...(part ? { p: N(part) } : { n: N(count) }),
   }));
@@ -145,6 +145,8 @@ export class DynamoDbSessionStore implements SessionStore {
   private readonly now: () => number;
   /** Keys seen spanning several items (device#sk → count), to delete the stale parts when they shrink. */
   private readonly partCounts = new Map<string, number>();
+  /** Each device's own phone-number user (from its creds): which keys are hot depends on it. */
+  private readonly owners = new Map<string, string>();
 
   constructor(
     private readonly client: DynamoDBClient,
@@ -201,23 +203,25 @@ export class DynamoDbSessionStore implements SessionStore {
     const keys: KeyChanges = {};
     for (const { type, id, json, parts } of decodeKeys(items.filter((item) => item !== credsItem))) {
       ((keys[type] ??= {}) as Record<string, unknown>)[id] = reviveKey(type, json);
-      this.notePartCount(`${deviceId}#${keySortKey(type, id)}`, parts);
+      this.notePartCount(`${deviceId}#${type}#${id}`, parts);
     }
     const creds = credsItem?.creds?.S ? (JSON.parse(credsItem.creds.S, BufferJSON.reviver) as AuthenticationCreds) : undefined;
+    this.rememberOwner(deviceId, creds);
     const state = (credsItem?.state?.S as SessionState | undefined) ?? (creds ? stateOf(creds) : 'absent');
     return { state, creds, keys };
   }
 
   async getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }> {
-    const heads = await this.batchGet(deviceId, [...new Set(ids)].map((id) => keySortKey(type, id)));
+    const owner = this.owners.get(deviceId);
+    const heads = await this.batchGet(deviceId, [...new Set(ids)].map((id) => keySortKey(type, id, owner)));
     const partSks = heads.flatMap((head) =>
-      Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(type, head.i!.S!, index + 1)),
+      Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(type, head.i!.S!, owner, index + 1)),
     );
     const items = partSks.length ? [...heads, ...(await this.batchGet(deviceId, partSks))] : heads;
     const result: { [id: string]: SignalDataTypeMap[T] } = {};
     for (const { id, json, parts } of decodeKeys(items)) {
       result[id] = reviveKey(type, json);
-      this.notePartCount(`${deviceId}#${keySortKey(type, id)}`, parts);
+      this.notePartCount(`${deviceId}#${type}#${id}`, parts);
     }
     return result;
   }
@@ -295,6 +299,11 @@ export class DynamoDbSessionStore implements SessionStore {
     for (const name of this.partCounts.keys()) if (name.startsWith(`${deviceId}#`)) this.partCounts.delete(name);
   }
 
+  private rememberOwner(deviceId: string, creds: AuthenticationCreds | undefined): void {
+    const owner = ownUserOf(creds);
+    if (owner) this.owners.set(deviceId, owner);
+  }
+
   private notePartCount(name: string, parts: number): void {
     if (parts > 1) this.partCounts.set(name, parts);
     else this.partCounts.delete(name);
@@ -361,6 +370,7 @@ export class DynamoDbSessionStore implements SessionStore {
     const op = (item: TransactWriteItem, bytes: number): Op => ({ item, bytes });
     const key = (sk: string) => ({ pk: S(deviceId), sk: S(sk) });
     const credsKey = key(CREDS_SK);
+    this.rememberOwner(deviceId, changes.creds);
     if (changes.creds) {
       const item: Item = {
         ...credsKey,
@@ -382,11 +392,12 @@ export class DynamoDbSessionStore implements SessionStore {
     }
     for (const [type, values] of Object.entries(changes.keys ?? {}) as Array<[KeyType, Record<string, unknown>]>) {
       for (const [id, value] of Object.entries(values ?? {})) {
-        const name = `${deviceId}#${keySortKey(type, id)}`;
+        const name = `${deviceId}#${type}#${id}`;
         const known = this.partCounts.get(name) ?? 1;
-        const items = value === null || value === undefined ? [] : encodeKey(deviceId, type, id, value);
+        const owner = this.owners.get(deviceId);
+        const items = value === null || value === undefined ? [] : encodeKey(deviceId, type, id, value, owner);
         const group = items.map((Item) => op({ Put: { TableName: this.tableName, Item } }, itemBytes(Item)));
-        for (let part = items.length; part < known; part++) group.push(op({ Delete: { TableName: this.tableName, Key: key(keySortKey(type, id, part)) } }, 100));
+        for (let part = items.length; part < known; part++) group.push(op({ Delete: { TableName: this.tableName, Key: key(keySortKey(type, id, owner, part)) } }, 100));
         if (group.length >= MAX_TX_ITEMS) throw new Error(`key ${type}/${id} is too large to store`);
         this.notePartCount(name, Math.max(items.length, known));
         written.push([name, items.length]);

@@ -1,5 +1,5 @@
-import { initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
-import { HOT_KEY_TYPES, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
+import { BufferJSON, initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import { isHotKey, ownUserOf, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
 
 /**
  * Creds fields that describe keys WhatsApp or the phone already know about, written through at once:
@@ -31,6 +31,7 @@ export interface SessionAuthState {
 export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot: SessionSnapshot): SessionAuthState {
   /** An absent session starts linking with fresh creds, stored by the commit. */
   const creds = snapshot.creds ?? initAuthCreds();
+  const ownUser = ownUserOf(creds);
   /** Known values by type and id; null = known absent. */
   const memory = new Map<string, Map<string, unknown>>();
   const pending: KeyChanges = {};
@@ -67,7 +68,7 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       for (const id of ids) {
         const value = known?.get(id);
         if (value !== undefined && value !== null) result[id] = value as SignalDataTypeMap[T];
-        else if (value === undefined && !HOT_KEY_TYPES.has(type)) misses.push(id);
+        else if (value === undefined && !isHotKey(type, id, ownUser)) misses.push(id);
       }
       if (misses.length) {
         requests++;
@@ -78,12 +79,20 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       return result;
     },
     async set(data: SignalDataSet) {
-      remember(data);
-      for (const [type, values] of Object.entries(data)) {
+      // Baileys rewrites some keys unchanged on every login (e.g. its own device list): those cost nothing.
+      const changed: KeyChanges = {};
+      for (const [type, values] of Object.entries(data) as Array<[KeyType, Record<string, unknown>]>) {
+        for (const [id, value] of Object.entries(values ?? {})) {
+          if (!sameValue(memory.get(type)?.get(id), value)) ((changed[type] ??= {}) as Record<string, unknown>)[id] = value;
+        }
+      }
+      if (Object.keys(changed).length === 0) return;
+      remember(changed);
+      for (const [type, values] of Object.entries(changed)) {
         const waiting = pending[type as KeyType] as Record<string, unknown> | undefined;
         for (const id of Object.keys(values ?? {})) delete waiting?.[id];
       }
-      await writeThrough({ keys: data });
+      await writeThrough({ keys: changed });
     },
   };
 
@@ -114,4 +123,11 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       requests = 0;
     },
   };
+}
+
+/** Whether a key's new value equals what is known of it (`undefined`: unknown, never equal). */
+function sameValue(known: unknown, next: unknown): boolean {
+  if (known === undefined) return false;
+  if (known === null || next === null || next === undefined) return known === null && (next === null || next === undefined);
+  return JSON.stringify(known, BufferJSON.replacer) === JSON.stringify(next, BufferJSON.replacer);
 }

@@ -6,6 +6,22 @@ export type KeyType = keyof SignalDataTypeMap;
 /** The key categories a pin needs: a snapshot holds all of them, so a miss there means absent. */
 export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
 
+/**
+ * Hot keys are loaded with the creds in one request. Besides the pin's categories, the few keys Baileys
+ * reads and rewrites on every login about the account itself (its own LID mapping, device list and
+ * sessions, the trusted-contact token index) — a stable choice per device, so a miss means absent.
+ */
+export function isHotKey(type: KeyType, id: string, ownUser: string | undefined): boolean {
+  if (HOT_KEY_TYPES.has(type)) return true;
+  if (type === 'tctoken') return id === '__index';
+  if (!ownUser) return false;
+  if (type === 'lid-mapping' || type === 'device-list') return id === ownUser;
+  return type === 'session' && id.startsWith(`${ownUser}.`);
+}
+
+/** The account's phone-number user (`<digits>` of `me.id`), which never changes for a linked device. */
+export const ownUserOf = (creds: AuthenticationCreds | undefined): string | undefined => creds?.me?.id.split(/[:@]/)[0];
+
 /** Key changes by category and id; `null` deletes the key. */
 export type KeyChanges = { [T in KeyType]?: { [id: string]: SignalDataTypeMap[T] | null } };
 
