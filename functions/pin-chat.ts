@@ -2,6 +2,8 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -12,7 +14,7 @@ import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
 import { basicAuth, bodyLimit, httpOnly, respond } from '../lib/http/middlewares.js';
 import { mapError, type Envelope } from '../lib/http/error-response.js';
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
-import { logger } from '../lib/observability.js';
+import { logger, metrics, tracer } from '../lib/observability.js';
 import { PinChat, type PinChatInput, type PinChatResult } from '../lib/pin/pin-chat.js';
 import { createWhatsAppPort } from '../lib/whatsapp/create-whatsapp-port.js';
 
@@ -81,6 +83,8 @@ async function pinRecord(record: SQSRecord, context: Context) {
 
 export const handler = middy<InvocationEvent, unknown, Error, Context>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
+  .use(logMetrics(metrics, { captureColdStartMetric: true }))
   .use(respond())
   .use(httpOnly(httpHeaderNormalizer()))
   .use(httpOnly(basicAuth(authenticator)))

@@ -1,6 +1,7 @@
 import type { LTHashState } from '@whiskeysockets/baileys';
 import { AppStateKeyMissingError, DeviceBusyError, NotLoggedInError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
-import { logger } from '../observability.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics, tracer } from '../observability.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../pin/whatsapp-port.js';
 import { openSessionAuthState, type SessionAuthState } from '../session/session-auth-state.js';
 import type { Lease, SessionStore } from '../session/session-store.js';
@@ -41,6 +42,8 @@ interface DeviceConnection {
   accepted?: LTHashState;
   /** The existence check started at login (cold path), until the pin awaits it. */
   existence?: Promise<void>;
+  /** 409 conflicts met during the current call. */
+  conflicts?: number;
   /** Whether the connection has been opened once. */
   opened: boolean;
   /** Whether its offline backlog was processed completely (otherwise it is not kept warm). */
@@ -67,12 +70,15 @@ export class BaileysWhatsApp implements WhatsAppPort {
   async setChatPinned(command: PinChatCommand, context: PinChatContext): Promise<void> {
     const { deviceId } = command;
     const timings: Record<string, number> = {};
+    const started = performance.now();
     const phase: Phase = async (name, work) => {
-      const started = performance.now();
+      const begin = performance.now();
+      const segment = tracer.isTracingEnabled() ? tracer.getSegment()?.addNewSubsegment(`### ${name}`) : undefined;
       try {
         return await work();
       } finally {
-        timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - started);
+        segment?.close();
+        timings[name] = (timings[name] ?? 0) + Math.round(performance.now() - begin);
       }
     };
     const lease = await phase('lease', () => this.store.acquireLease(deviceId, context.invocationId, this.options.leaseSeconds));
@@ -95,6 +101,11 @@ export class BaileysWhatsApp implements WhatsAppPort {
       failure = error;
     }
     await phase('commit', () => this.finish(lease, connection, failure, context.deadline));
+    metrics.addMetric(failure === undefined ? 'PinAccepted' : 'PinFailed', MetricUnit.Count, 1);
+    metrics.addMetric('PinLatency', MetricUnit.Milliseconds, Math.round(performance.now() - started));
+    metrics.addMetric(warm ? 'WarmConnectionReused' : 'ColdConnection', MetricUnit.Count, 1);
+    if (connection?.conflicts) metrics.addMetric('ConflictRetries', MetricUnit.Count, connection.conflicts);
+    if (connection?.socket.offlineDelivered) metrics.addMetric('OfflineMessagesDrained', MetricUnit.Count, connection.socket.offlineDelivered);
     logger.info('pin call', {
       deviceId,
       chatJid: command.chatJid,
@@ -102,6 +113,8 @@ export class BaileysWhatsApp implements WhatsAppPort {
       outcome: failure === undefined ? 'accepted' : (failure as Error).name,
       warm,
       timings,
+      conflicts: connection?.conflicts,
+      offlineDelivered: connection?.socket.offlineDelivered,
       dynamodbRequests: connection?.auth.requests(),
     });
     if (failure !== undefined) throw failure;
@@ -131,6 +144,7 @@ export class BaileysWhatsApp implements WhatsAppPort {
     }
     connection.auth.rebind(lease);
     connection.accepted = undefined;
+    connection.conflicts = 0;
     return connection;
   }
 
@@ -221,6 +235,7 @@ export class BaileysWhatsApp implements WhatsAppPort {
         return;
       }
       if (outcome.kind === 'rejected') throw new WhatsAppRejectedError(`WhatsApp rejected the patch: ${outcome.reason}`);
+      connection.conflicts = (connection.conflicts ?? 0) + 1;
       if (attempt === 2) throw new WhatsAppRejectedError('WhatsApp answered 409 conflict twice');
       state = await this.catchUp(socket, answer, state, getKey, by);
       // The server's patches are accepted state: keep them even if the retry fails.

@@ -139,6 +139,11 @@ export class WaSocket {
     return this.keyOps === 0 && Date.now() - this.lastKeyOp >= quietMs;
   }
 
+  /** Queued stanzas (messages, notifications, receipts) delivered since login. */
+  get offlineDelivered(): number {
+    return this.delivered;
+  }
+
   /** Open and usable for another call (warm reuse). */
   get isOpen(): boolean {
     return !this.isClosed && this.sock.ws.isOpen;
