@@ -33,6 +33,8 @@ class SimServer implements Simulator, ConnectionHost {
   private readonly accounts = new Map<string, AccountState>();
   private readonly faults = new FaultBook();
   private readonly live = new Set<SimConnection>();
+  /** Connections a newer login of the same device replaced: already uncounted. */
+  private readonly replaced = new Set<SimConnection>();
   private readonly stats = new Map<string, ConnectionCounts>();
   private readonly pairing: Pairing;
   private readonly wss: WebSocketServer;
@@ -201,7 +203,7 @@ class SimServer implements Simulator, ConnectionHost {
   onClose(connection: SimConnection): void {
     if (!this.live.delete(connection)) return;
     this.count('', -1);
-    if (connection.deviceJid) this.count(connection.deviceJid, -1);
+    if (connection.deviceJid && !this.replaced.delete(connection)) this.count(connection.deviceJid, -1);
     this.pairing.forget(connection);
   }
 
@@ -225,6 +227,9 @@ class SimServer implements Simulator, ConnectionHost {
     for (const older of this.connectionsOf(device.jid)) {
       older.send({ tag: 'stream:error', attrs: {}, content: [{ tag: 'conflict', attrs: { type: 'replaced' } }] });
       older.end();
+      // As for the real server, a replaced connection stops being live at once, not when its socket finishes closing.
+      this.count(device.jid, -1);
+      this.replaced.add(older);
     }
     connection.device = device;
     this.count(device.jid, +1);

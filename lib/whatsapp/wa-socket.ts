@@ -1,6 +1,6 @@
 import { Boom } from '@hapi/boom';
 import makeWASocket, { DisconnectReason, getBinaryNodeChild, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
-import { NotLoggedInError, DeviceBusyError, WhatsAppTimeoutError } from '../errors.js';
+import { NotLoggedInError, DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
 
@@ -105,7 +105,12 @@ export class WaSocket {
   async query(node: BinaryNode, by: number): Promise<BinaryNode> {
     const answer = this.sock.query(node, Math.max(1, by - Date.now())).then(
       (result) => result ?? new WhatsAppTimeoutError('WhatsApp did not answer the query'),
-      (error: unknown) => ((error as Boom).output?.statusCode === DisconnectReason.timedOut ? new WhatsAppTimeoutError('WhatsApp did not answer the query', { cause: error }) : error),
+      (error: unknown) => {
+        if ((error as Boom).output?.statusCode === DisconnectReason.timedOut) return new WhatsAppTimeoutError('WhatsApp did not answer the query', { cause: error });
+        // An IQ answered with a top-level <error code=…> (Baileys' assertNodeErrorFree: a Boom whose data is the code): WhatsApp refused.
+        if ((error as Boom).isBoom && typeof (error as Boom).data === 'number') return new WhatsAppRejectedError(`WhatsApp answered ${(error as Boom).data} ${(error as Error).message}`, { cause: error });
+        return error;
+      },
     );
     const outcome = await this.race(answer, by);
     if (outcome instanceof Error || !('tag' in (outcome as object))) throw outcome;
