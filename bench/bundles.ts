@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
 import { esbuildOptions } from '../infra/bundling.js';
+import { extractWasm } from '../infra/extract-wasm.mjs';
 
 const execFile = promisify(execFileCallback);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -63,6 +64,7 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
     metafile: true,
     logLevel: 'error',
   });
+  if (!options.plain) extractWasm(file); // as infra's afterBundling hook does
   let bytes = 0;
   let mapBytes = 0;
   for (const entryName of await readdir(outdir, { recursive: true })) {

@@ -38,6 +38,12 @@ export const esbuildOptions: BuildOptions = {
  * measured, an external `@aws-sdk/*` made the cold import 20–40 ms slower.
  */
 export const lambdaBundling: BundlingOptions = {
+  commandHooks: {
+    beforeBundling: () => [],
+    beforeInstall: () => [],
+    // Measured: −50 ms cold import (of ~500) and −0.2 MB zipped; see infra/extract-wasm.mjs.
+    afterBundling: (inputDir: string, outputDir: string) => [`node "${inputDir}/infra/extract-wasm.mjs" "${outputDir}/index.mjs"`],
+  },
   format: OutputFormat.ESM,
   target: TARGET,
   minify: true,
