@@ -82,7 +82,7 @@ export class BaileysWhatsApp implements WhatsAppPort {
       }
     };
     const lease = await phase('lease', () => this.store.acquireLease(deviceId, context.invocationId, this.options.leaseSeconds));
-    let connection = await this.takeWarm(lease);
+    let connection = await this.takeWarm(lease, context.deadline);
     const warm = connection !== undefined;
     let failure: unknown;
     try {
@@ -128,10 +128,13 @@ export class BaileysWhatsApp implements WhatsAppPort {
   }
 
   /** The warm connection of the lease's device, if it is still ours, alive and unchanged by anyone else. */
-  private async takeWarm(lease: Lease): Promise<DeviceConnection | undefined> {
+  private async takeWarm(lease: Lease, deadline: number): Promise<DeviceConnection | undefined> {
     const connection = this.warm.get(lease.deviceId);
     this.warm.delete(lease.deviceId);
     if (!connection) return undefined;
+    // Work Baileys started between calls (e.g. a resync on a server notification) writes under the
+    // released lease and fails: let it finish first, so that a failure discards this memory.
+    await connection.socket.settle(Math.min(deadline, Date.now() + 1_000));
     const usable =
       connection.socket.isOpen &&
       !connection.auth.failed() &&

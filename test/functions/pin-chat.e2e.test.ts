@@ -92,3 +92,102 @@ describe('POST /chat/{chat_jid}/pin end to end (handler + DynamoDB Local + simul
     expect(snapshot.keys['app-state-sync-version']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
   }, 120_000);
 });
+
+describe('the WhatsApp rows of the contract, end to end', () => {
+  let handler: Handler;
+  const phone = () => world.sim.phone(world.account.phoneNumber);
+  const serverVersion = () => world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
+
+  /** POST /chat/{chat}/pin as `deviceId` (X-Device-Id), with `remainingMs` left in the Lambda. */
+  async function postAs(deviceId: string, pinned: boolean, chat = CHAT, remainingMs = 29_000) {
+    const event = loadEvent('api-gateway-v2', 'pin');
+    event.headers['x-device-id'] = deviceId;
+    event.pathParameters = { chat_jid: chat };
+    event.body = JSON.stringify({ pinned });
+    const response = (await handler(event, lambdaContext(remainingMs))) as APIGatewayProxyResult;
+    return { status: response.statusCode, body: JSON.parse(response.body) as { code: string; message: string }, headers: response.headers };
+  }
+
+  beforeAll(async () => {
+    handler = await coldHandler();
+  });
+
+  it('the phone changed app state since our last call → 200, the LT hash chain verified across both devices', async () => {
+    // Prepare
+    await world.link('phone-changed');
+    expect((await postAs('phone-changed', true)).status).toBe(200);
+    await phone().setArchived('15550007001@s.whatsapp.net', true);
+    await phone().setPinned('15550007003@s.whatsapp.net', true);
+    // Act
+    const unpinned = await postAs('phone-changed', false);
+    // Assess
+    expect(unpinned.status).toBe(200);
+    expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
+    expect((await world.store.load('phone-changed')).keys['app-state-sync-version']?.regular_low?.version).toBe(serverVersion());
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('the phone changes app state between our sync and our patch → 409, catch up, retry → 200', async () => {
+    // Prepare
+    await world.link('race');
+    expect((await postAs('race', true)).status).toBe(200);
+    world.sim.beforeNextPatch(world.account.phoneNumber, () => phone().setPinned('15550007002@s.whatsapp.net', true));
+    // Act
+    const unpinned = await postAs('race', false);
+    // Assess
+    expect(unpinned.status).toBe(200);
+    expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
+    expect(world.sim.chatState(world.account.phoneNumber, '15550007002@s.whatsapp.net')).toMatchObject({ pinned: true });
+    expect((await world.store.load('race')).keys['app-state-sync-version']?.regular_low?.version).toBe(serverVersion());
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('two 409s in a row → 502 BAD_GATEWAY', async () => {
+    await world.link('conflicts');
+    expect((await postAs('conflicts', false)).status).toBe(200); // in sync: the next upload is built on the current version
+    const race = () => phone().setPinned(`1555000${Math.floor(1000 + Math.random() * 8999)}@s.whatsapp.net`, true);
+    world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
+      await race();
+      world.sim.beforeNextPatch(world.account.phoneNumber, race);
+    });
+    expect(await postAs('conflicts', true)).toMatchObject({ status: 502, body: { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change' } });
+  });
+
+  it('WhatsApp never answers the patch → 504 GATEWAY_TIMEOUT before the deadline, no version persisted', async () => {
+    // Prepare
+    const linked = await world.link('silent');
+    world.sim.setFaults([{ kind: 'ignore', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
+    const started = Date.now();
+    // Act
+    const answer = await postAs('silent', true, CHAT, 6_000);
+    // Assess
+    expect(answer).toMatchObject({ status: 504, body: { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time' } });
+    expect(Date.now() - started).toBeLessThan(6_000);
+    expect((await world.store.load('silent')).keys['app-state-sync-version']?.regular_low).toBeUndefined();
+    world.sim.setFaults([], { deviceJid: linked.deviceJid });
+  });
+
+  it('a device the phone logged out → 500 "you are not logged in", and the session is marked logged out', async () => {
+    const linked = await world.link('removed');
+    world.sim.unlinkDevice(linked.deviceJid);
+    expect(await postAs('removed', true)).toMatchObject({ status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in' } });
+    expect((await world.store.load('removed')).state).toBe('logged-out');
+  });
+
+  it('a group the account is not in → 404; one it is in → 200', async () => {
+    await world.link('groups');
+    const theirs = world.sim.createGroup({ subject: 'not ours', participants: ['6289685028129'] });
+    const ours = world.sim.createGroup({ subject: 'ours', participants: [world.account.phoneNumber, '6289685028129'] });
+    expect(await postAs('groups', true, theirs)).toMatchObject({ status: 404, body: { code: '404', message: 'Chat not found' } });
+    expect((await postAs('groups', true, ours)).status).toBe(200);
+    expect(world.sim.chatState(world.account.phoneNumber, ours)).toMatchObject({ pinned: true });
+  });
+
+  it('another call holding the device → 409 with Retry-After', async () => {
+    await world.link('busy');
+    await world.store.acquireLease('busy', 'another-invocation', 30);
+    const answer = await postAs('busy', true);
+    expect(answer).toMatchObject({ status: 409, body: { code: '409', message: 'device is busy, retry later' } });
+    expect(Number(answer.headers?.['Retry-After'])).toBeGreaterThanOrEqual(1);
+  });
+});
