@@ -1,15 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../lib/local/local-secrets-manager.js';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH } from '../support/events.js';
-import { startWorld, type World } from '../support/simulated-world.js';
+import { lambdaContext, loadEvent } from '../support/events.js';
+import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
 // End to end: the real middy handler, DynamoDB Local and the WhatsApp simulator. Only Secrets Manager is a loopback stand-in
 // (its HTTP edge: each cold start builds its own SDK client, which an in-process SDK mock would not reach).
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 const CHAT = '6289685028129@s.whatsapp.net';
-let world: World;
-let secrets: LocalSecretsManager;
+let world: HandlerWorld;
 
 /** A fresh module graph: what a cold start gets (new clients, new caches, new Baileys). */
 async function coldHandler(): Promise<Handler> {
@@ -26,23 +24,11 @@ async function post(handler: Handler, name: string) {
 }
 
 beforeAll(async () => {
-  world = await startWorld();
-  world.sim.registerNumber('6289685028129');
-  secrets = await startLocalSecretsManager();
-  secrets.put('pin-api-credentials', JSON.stringify({ basic_auth: SAMPLE_BASIC_AUTH }));
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    SESSION_TABLE: world.table,
-    API_CREDENTIALS_SECRET_ID: 'pin-api-credentials',
-    DEFAULT_DEVICE_ID: 'default',
-    WHATSAPP_WS_URL: world.sim.url,
-    CHECK_CHAT_EXISTS: 'true',
-  });
+  world = await startHandlerWorld({ DEFAULT_DEVICE_ID: 'default' });
   await world.link('default');
 });
 afterAll(async () => {
   await world.stop();
-  await secrets.stop();
 });
 
 describe('POST /chat/{chat_jid}/pin end to end (handler + DynamoDB Local + simulator)', () => {

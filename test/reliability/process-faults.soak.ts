@@ -3,36 +3,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { startLocalSecretsManager, type LocalSecretsManager } from '../../lib/local/local-secrets-manager.js';
-import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH } from '../support/events.js';
+import { lambdaContext, loadEvent } from '../support/events.js';
 import { registerLinkedDevice } from '../support/log-capture-secrets.js';
-import { startWorld, type World } from '../support/simulated-world.js';
+import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 import { closePort, newPort, pinCall, sleep, versions } from './reliability-world.js';
 
 // The real handler under a Lambda deadline, and in a process of its own killed mid-call. Only Secrets
 // Manager is a loopback stand-in; DynamoDB Local and the simulator are real.
 const LEASE_SECONDS = 5;
 const CHAT = '6289685028129@s.whatsapp.net';
-let world: World;
-let secrets: LocalSecretsManager;
+let world: HandlerWorld;
 
 beforeAll(async () => {
-  world = await startWorld();
-  world.sim.registerNumber('6289685028129');
-  secrets = await startLocalSecretsManager();
-  secrets.put('pin-api-credentials', JSON.stringify({ basic_auth: SAMPLE_BASIC_AUTH }));
-  Object.assign(process.env, {
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-    SESSION_TABLE: world.table,
-    API_CREDENTIALS_SECRET_ID: 'pin-api-credentials',
-    WHATSAPP_WS_URL: world.sim.url,
-    CHECK_CHAT_EXISTS: 'true',
-    LEASE_SECONDS: String(LEASE_SECONDS),
-  });
+  world = await startHandlerWorld({ LEASE_SECONDS: String(LEASE_SECONDS) });
 });
 afterAll(async () => {
   await world.stop();
-  await secrets.stop();
 });
 
 async function linked(deviceId: string) {

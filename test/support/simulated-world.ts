@@ -4,6 +4,8 @@ import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
 import { startSimulator, type LinkedDevice, type Simulator, type SimulatorOptions } from '../../lib/simulator/index.js';
 import { DynamoDbSessionStore, ensureSessionTable } from '../../lib/session/dynamodb-session-store.js';
 import { attachRequestCounter } from '../../lib/session/request-counter.js';
+import { startLocalSecretsManager } from '../../lib/local/local-secrets-manager.js';
+import { SAMPLE_BASIC_AUTH } from './events.js';
 import type { SessionStore } from '../../lib/session/session-store.js';
 
 /** Stores a linked session as the login tool would: under a lease, in one fenced commit. */
@@ -48,3 +50,31 @@ export async function startWorld(options: SimulatorOptions = {}) {
   };
 }
 export type World = Awaited<ReturnType<typeof startWorld>>;
+
+/**
+ * A world for the real handler: the simulator, a sessions table, the loopback Secrets Manager serving
+ * the sample events' credentials, and the environment functions/pin-chat.ts reads at import.
+ */
+export async function startHandlerWorld(env: Record<string, string> = {}) {
+  const world = await startWorld();
+  world.sim.registerNumber('6289685028129');
+  const secrets = await startLocalSecretsManager();
+  secrets.put('pin-api-credentials', JSON.stringify({ basic_auth: SAMPLE_BASIC_AUTH }));
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+    SESSION_TABLE: world.table,
+    API_CREDENTIALS_SECRET_ID: 'pin-api-credentials',
+    WHATSAPP_WS_URL: world.sim.url,
+    CHECK_CHAT_EXISTS: 'true',
+    ...env,
+  });
+  return {
+    ...world,
+    secrets,
+    async stop() {
+      await world.stop();
+      await secrets.stop();
+    },
+  };
+}
+export type HandlerWorld = Awaited<ReturnType<typeof startHandlerWorld>>;
