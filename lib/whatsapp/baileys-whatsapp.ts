@@ -115,7 +115,8 @@ export class BaileysWhatsApp implements WhatsAppPort {
       timings,
       conflicts: connection?.conflicts,
       offlineDelivered: connection?.socket.offlineDelivered,
-      dynamodbRequests: connection?.auth.requests(),
+      // lease + load (when not warm) + what the auth state sent (reads, write-throughs, commit) or the bare release
+      dynamodbRequests: 1 + (timings.load === undefined ? 0 : 1) + (connection ? connection.auth.requests() : 1),
     });
     if (failure !== undefined) throw failure;
   }
