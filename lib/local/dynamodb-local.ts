@@ -32,6 +32,10 @@ export async function startDynamoDbLocal(options: { port?: number; path?: string
   const child: ChildProcess = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let spawnError: Error | undefined;
+  child.once('error', (error) => {
+    spawnError = error;
+  });
   const running = () => child.exitCode === null && child.signalCode === null;
   const stop = async () => {
     if (running()) child.kill('SIGTERM');
@@ -46,6 +50,7 @@ export async function startDynamoDbLocal(options: { port?: number; path?: string
   const deadline = Date.now() + 60_000;
   try {
     for (;;) {
+      if (spawnError) throw new Error('DynamoDB Local needs Java 17 or later on the PATH (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)', { cause: spawnError });
       if (!running()) throw new Error(`DynamoDB Local exited (code ${child.exitCode}); is Java 17 installed?`);
       try {
         await client.send(new ListTablesCommand({}));

@@ -39,7 +39,8 @@ export function forms(secret: Secret): string[] {
   if (!secret.binary) return [secret.value];
   const bytes = Buffer.from(secret.value, 'base64');
   const base64 = bytes.toString('base64');
-  return [base64.replace(/=+$/, ''), bytes.toString('base64url'), bytes.toString('hex')].filter((form) => form.length >= 16);
+  // base64 and base64url coincide when the bytes encode without '+' or '/': one form, one finding.
+  return [...new Set([base64.replace(/=+$/, ''), bytes.toString('base64url'), bytes.toString('hex')])].filter((form) => form.length >= 16);
 }
 
 const WINDOW = 16;
