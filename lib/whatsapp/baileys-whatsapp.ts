@@ -163,6 +163,10 @@ export class BaileysWhatsApp implements WhatsAppPort {
     const keyId = auth.state.creds.myAppStateKeyId;
     const getKey: AppStateKeyLookup = async (id) => (await auth.state.keys.get('app-state-sync-key', [id]))[id];
     if (!keyId || !(await getKey(keyId))) throw new AppStateKeyMissingError(deviceId);
+    // Baileys checks its current pre-key in the store during login, between two login IQs: read it now,
+    // while the socket connects, so that check is answered from memory instead of a serial store read.
+    const currentPreKey = String(Math.max(0, auth.state.creds.nextPreKeyId - 1));
+    void Promise.resolve(auth.state.keys.get('pre-key', [currentPreKey])).catch(() => undefined);
     const socket = new WaSocket(auth, { deviceId, wsUrl: this.options.wsUrl, openBy: context.deadline - COMMIT_RESERVE_MS });
     const connection: DeviceConnection = { auth, socket, keyId, getKey, idleSince: Date.now(), knownChats: new Set(), opened: false };
     if (this.options.checkChatExists) {
