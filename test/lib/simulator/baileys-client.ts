@@ -1,3 +1,4 @@
+import { afterEach, beforeEach } from '@jest/globals';
 /** Test helper: a plain Baileys socket (in-memory auth state, quick options) pointed at a simulator. */
 import {
   DisconnectReason,
@@ -10,7 +11,7 @@ import {
   type SignalKeyStore,
   type WASocket,
 } from '@whiskeysockets/baileys';
-import type { LinkedDeviceKeys, Simulator } from '../../../lib/simulator/index.js';
+import { startSimulator, type LinkedDeviceKeys, type Simulator } from '../../../lib/simulator/index.js';
 
 export { DisconnectReason };
 
@@ -125,4 +126,17 @@ export async function endClient(client: Client, sim?: Simulator): Promise<void> 
   if (sim && !client.isClosed()) await quiesce(sim);
   client.sock.end(undefined);
   await Promise.race([client.closed, new Promise(resolve => setTimeout(resolve, 1_000).unref())]);
+}
+
+/** A fresh simulator for each test of the calling `describe`, and the clients a test opens, all ended after it. */
+export function simulatorPerTest(): { sim: Simulator; clients: Client[] } {
+  const fixture = { sim: undefined as unknown as Simulator, clients: [] as Client[] };
+  beforeEach(async () => {
+    fixture.sim = await startSimulator();
+  });
+  afterEach(async () => {
+    await Promise.all(fixture.clients.splice(0).map((client) => endClient(client, fixture.sim)));
+    await fixture.sim.stop();
+  });
+  return fixture;
 }
