@@ -1,49 +1,44 @@
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { getNextPreKeysNode } from '@whiskeysockets/baileys';
-import { startSimulator, type Simulator } from '../../../lib/simulator/index.js';
 import { simulatorSnapshot } from '../../../lib/simulator/simulator.js';
-import { connectClient, endClient, linkedAuth, quiesce, type Client } from './baileys-client.js';
+import { connectClient, linkedAuth, quiesce, simulatorPerTest } from './baileys-client.js';
 
 describe('simulator pre-keys', () => {
-  let sim: Simulator;
-  let client: Client | undefined;
-  beforeEach(async () => { sim = await startSimulator() });
-  afterEach(async () => {
-    if (client) await endClient(client, sim);
-    client = undefined;
-    await sim.stop();
-  });
-  const preKeysOf = (deviceJid: string) => simulatorSnapshot(sim).accounts.flatMap(a => a.devices).find(d => d.jid === deviceJid)?.preKeys;
+  const fx = simulatorPerTest();
+  const preKeysOf = (deviceJid: string) => simulatorSnapshot(fx.sim).accounts.flatMap(a => a.devices).find(d => d.jid === deviceJid)?.preKeys;
 
   it('answers the count from what it holds: 30 linked pre-keys → Baileys uploads nothing', async () => {
     // Prepare
-    const { auth, deviceJid } = await linkedAuth(sim, sim.createAccount().phoneNumber, { preKeys: 30 });
+    const { auth, deviceJid } = await linkedAuth(fx.sim, fx.sim.createAccount().phoneNumber, { preKeys: 30 });
     // Act
-    client = connectClient(sim, auth);
+    const client = connectClient(fx.sim, auth);
+    fx.clients.push(client);
     expect(await client.settled).toBe('open');
     // Assess
-    expect(sim.record.filter(r => r.direction === 'in' && r.xmlns === 'encrypt' && r.type === 'set')).toHaveLength(0);
+    expect(fx.sim.record.filter(r => r.direction === 'in' && r.xmlns === 'encrypt' && r.type === 'set')).toHaveLength(0);
     expect(preKeysOf(deviceJid)).toBe(30);
   });
 
   it('keeps the pre-keys Baileys uploads when the count is low', async () => {
     // Prepare
-    const { auth, deviceJid } = await linkedAuth(sim, sim.createAccount().phoneNumber, { preKeys: 5 });
+    const { auth, deviceJid } = await linkedAuth(fx.sim, fx.sim.createAccount().phoneNumber, { preKeys: 5 });
     // Act
-    client = connectClient(sim, auth);
+    const client = connectClient(fx.sim, auth);
+    fx.clients.push(client);
     expect(await client.settled).toBe('open');
-    await quiesce(sim);
+    await quiesce(fx.sim);
     // Assess
-    expect(sim.record.filter(r => r.direction === 'in' && r.xmlns === 'encrypt' && r.type === 'set')).toHaveLength(1);
+    expect(fx.sim.record.filter(r => r.direction === 'in' && r.xmlns === 'encrypt' && r.type === 'set')).toHaveLength(1);
     expect(preKeysOf(deviceJid)).toBe(10);
-    expect(sim.violations).toEqual([]);
+    expect(fx.sim.violations).toEqual([]);
   });
 
   it('rejects an upload whose signed pre-key signature does not verify (406) and records a violation', async () => {
     // Prepare
-    const { auth, deviceJid } = await linkedAuth(sim, sim.createAccount().phoneNumber, { preKeys: 30 });
-    client = connectClient(sim, auth);
+    const { auth, deviceJid } = await linkedAuth(fx.sim, fx.sim.createAccount().phoneNumber, { preKeys: 30 });
+    const client = connectClient(fx.sim, auth);
+    fx.clients.push(client);
     expect(await client.settled).toBe('open');
     const forged = { ...auth.creds, signedPreKey: { ...auth.creds.signedPreKey, signature: randomBytes(64) } };
     const { node } = await getNextPreKeysNode({ creds: forged, keys: auth.keys }, 2);
@@ -51,7 +46,7 @@ describe('simulator pre-keys', () => {
     const error = await client.sock.query(node).catch(e => e);
     // Assess
     expect(error).toMatchObject({ data: 406 });
-    expect(sim.violations).toEqual([expect.objectContaining({ kind: 'invalid-key-bundle', deviceJid })]);
+    expect(fx.sim.violations).toEqual([expect.objectContaining({ kind: 'invalid-key-bundle', deviceJid })]);
     expect(preKeysOf(deviceJid)).toBe(30);
   });
 });
