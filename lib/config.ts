@@ -11,6 +11,10 @@ export interface Config {
   defaultDeviceId: string;
   /** WhatsApp WebSocket endpoint; undefined means WhatsApp's own. */
   whatsappWsUrl: string | undefined;
+  /** WhatsApp's media host (app-state snapshots and external patches); undefined means https://mmg.whatsapp.net. */
+  whatsappMediaUrl: string | undefined;
+  /** Most chats the account may have pinned (WhatsApp shows 3); 0 disables the check. */
+  maxPinnedChats: number;
   /** Check that the chat exists on WhatsApp before pinning (404 otherwise). */
   checkChatExists: boolean;
   /** Budget of one pin call, from the start of the invocation. */
@@ -49,6 +53,8 @@ export function loadConfig(env: Env = process.env): Config {
     apiCredentialsSecretId: required(env, 'API_CREDENTIALS_SECRET_ID'),
     defaultDeviceId: env.DEFAULT_DEVICE_ID?.trim() || 'default',
     whatsappWsUrl: env.WHATSAPP_WS_URL?.trim() || undefined,
+    whatsappMediaUrl: env.WHATSAPP_MEDIA_URL?.trim() || undefined,
+    maxPinnedChats: integer(env, 'MAX_PINNED_CHATS', 3, 0, 100),
     checkChatExists: boolean(env, 'CHECK_CHAT_EXISTS', true),
     pinTimeoutMs: integer(env, 'PIN_TIMEOUT_MS', 20_000, 1_000, 28_000),
     leaseSeconds: integer(env, 'LEASE_SECONDS', 30, 5, 900),

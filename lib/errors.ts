@@ -54,6 +54,16 @@ export class DeviceBusyError extends AppError {
   }
 }
 
+/**
+ * The chat would become one pinned chat too many: WhatsApp shows at most `limit`, and the phone silently
+ * drops one the user chose when it gets more. Nothing was sent.
+ */
+export class PinLimitError extends AppError {
+  constructor(readonly chatJid: string, readonly limit: number, options?: { cause?: unknown }) {
+    super(`You can only pin up to ${limit} chats`, options);
+  }
+}
+
 /** WhatsApp did not answer within the deadline. */
 export class WhatsAppTimeoutError extends AppError {}
 

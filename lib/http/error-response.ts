@@ -4,6 +4,7 @@ import {
   DeviceBusyError,
   NotLoggedInError,
   PayloadTooLargeError,
+  PinLimitError,
   UnauthorizedError,
   ValidationError,
   WhatsAppRejectedError,
@@ -55,6 +56,7 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof DeviceBusyError) {
     return clientError(409, 'device is busy, retry later', { 'Retry-After': String(Math.max(1, Math.ceil(error.retryAfterSeconds))) });
   }
+  if (error instanceof PinLimitError) return clientError(409, error.message);
   if (error instanceof PayloadTooLargeError) return clientError(413, `request body larger than ${error.limitBytes} bytes`);
   if (error instanceof NotLoggedInError) return serverError(500, 'INTERNAL_SERVER_ERROR', 'you are not logged in');
   if (error instanceof AppStateKeyMissingError) {

@@ -10,6 +10,8 @@ describe('loadConfig', () => {
       apiCredentialsSecretId: 'secret',
       defaultDeviceId: 'default',
       whatsappWsUrl: undefined,
+      whatsappMediaUrl: undefined,
+      maxPinnedChats: 3,
       checkChatExists: true,
       pinTimeoutMs: 20_000,
       leaseSeconds: 30,
@@ -17,8 +19,8 @@ describe('loadConfig', () => {
   });
 
   it('takes overrides', () => {
-    const config = loadConfig({ ...required, DEFAULT_DEVICE_ID: 'sales', WHATSAPP_WS_URL: 'ws://127.0.0.1:1/ws/chat', CHECK_CHAT_EXISTS: 'false', PIN_TIMEOUT_MS: '9000', LEASE_SECONDS: '12' });
-    expect(config).toMatchObject({ defaultDeviceId: 'sales', whatsappWsUrl: 'ws://127.0.0.1:1/ws/chat', checkChatExists: false, pinTimeoutMs: 9000, leaseSeconds: 12 });
+    const config = loadConfig({ ...required, DEFAULT_DEVICE_ID: 'sales', WHATSAPP_WS_URL: 'ws://127.0.0.1:1/ws/chat', CHECK_CHAT_EXISTS: 'false', PIN_TIMEOUT_MS: '9000', LEASE_SECONDS: '12', WHATSAPP_MEDIA_URL: 'http://127.0.0.1:2', MAX_PINNED_CHATS: '0' });
+    expect(config).toMatchObject({ defaultDeviceId: 'sales', whatsappWsUrl: 'ws://127.0.0.1:1/ws/chat', whatsappMediaUrl: 'http://127.0.0.1:2', maxPinnedChats: 0, checkChatExists: false, pinTimeoutMs: 9000, leaseSeconds: 12 });
   });
 
   it.each(['SESSION_TABLE', 'API_CREDENTIALS_SECRET_ID'])('fails fast without %s', (name) => {
@@ -29,6 +31,7 @@ describe('loadConfig', () => {
     ['CHECK_CHAT_EXISTS', 'yes'],
     ['PIN_TIMEOUT_MS', '60000'],
     ['LEASE_SECONDS', 'ten'],
+    ['MAX_PINNED_CHATS', '-1'],
   ])('rejects %s=%s', (name, value) => {
     expect(() => loadConfig({ ...required, [name]: value })).toThrow(name);
   });

@@ -59,6 +59,8 @@ export function newPort(world: World, options: { leaseSeconds?: number; client?:
       apiCredentialsSecretId: 'unused',
       defaultDeviceId: 'default',
       whatsappWsUrl: world.sim.url,
+      whatsappMediaUrl: undefined,
+      maxPinnedChats: 3,
       checkChatExists: true,
       pinTimeoutMs: 20_000,
       leaseSeconds: options.leaseSeconds ?? 30,
