@@ -22,7 +22,7 @@ const MAX_BODY_BYTES = 16 * 1024;
 const DEADLINE_MARGIN_MS = 1_000;
 
 const config = loadConfig();
-const pinChat = new PinChat(createWhatsAppPort(config), config.defaultDeviceId);
+const pinChat = new PinChat(createWhatsAppPort(config), config.defaultDeviceId, config.maxPinnedChats);
 const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,
   new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),

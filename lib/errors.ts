@@ -40,10 +40,13 @@ export class NotLoggedInError extends AppError {
   }
 }
 
-/** The device's app-state key (needed to encrypt a pin) is missing: the device must be re-linked. */
+/**
+ * The device lacks an app-state key: none at all (the phone never shared one), or the one WhatsApp used for
+ * some of the account's app state (`keyId`, base64). Nothing was changed; the operator must act.
+ */
 export class AppStateKeyMissingError extends AppError {
-  constructor(readonly deviceId: string, options?: { cause?: unknown }) {
-    super(`app-state key missing for device ${deviceId}`, options);
+  constructor(readonly deviceId: string, readonly keyId?: string, options?: { cause?: unknown }) {
+    super(keyId ? `device ${deviceId} lacks app-state key ${keyId}` : `app-state key missing for device ${deviceId}`, options);
   }
 }
 
@@ -69,6 +72,9 @@ export class WhatsAppTimeoutError extends AppError {}
 
 /** WhatsApp answered, but did not accept the change (e.g. a second 409, or another error code). */
 export class WhatsAppRejectedError extends AppError {}
+
+/** App state WhatsApp sent does not verify (a MAC, the LT hash or the version chain): it is not applied. */
+export class AppStateVerificationError extends WhatsAppRejectedError {}
 
 /** Our lease was taken over by another invocation before we could commit (fencing). */
 export class LeaseLostError extends AppError {}

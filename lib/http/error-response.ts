@@ -60,7 +60,11 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof PayloadTooLargeError) return clientError(413, `request body larger than ${error.limitBytes} bytes`);
   if (error instanceof NotLoggedInError) return serverError(500, 'INTERNAL_SERVER_ERROR', 'you are not logged in');
   if (error instanceof AppStateKeyMissingError) {
-    return serverError(500, 'INTERNAL_SERVER_ERROR', 'app-state key missing for this device: link it again (npm run login)');
+    return serverError(
+      500,
+      'INTERNAL_SERVER_ERROR',
+      'this device lacks an app-state key of the account: open WhatsApp on the phone (it shares its keys with linked devices), or link the device again (npm run login -- --force)',
+    );
   }
   if (error instanceof WhatsAppRejectedError) return serverError(502, 'BAD_GATEWAY', 'WhatsApp rejected the change');
   if (error instanceof WhatsAppTimeoutError) return serverError(504, 'GATEWAY_TIMEOUT', 'WhatsApp did not answer in time');

@@ -1,5 +1,6 @@
-import { ValidationError } from '../errors.js';
+import { PinLimitError, ValidationError } from '../errors.js';
 import { parseChatJid } from './chat-jid.js';
+import { pinPolicy, type PinPlanner } from './pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from './whatsapp-port.js';
 
 /** What a caller sent, before validation (from an HTTP request, a direct invocation or an SQS message). */
@@ -31,12 +32,20 @@ export function parsePinned(raw: unknown): boolean {
   return raw;
 }
 
-/** The use case: validate everything first (no store or WhatsApp traffic for a client error), then pin. */
+/**
+ * The use case: validate everything first (no store or WhatsApp traffic for a client error), then pin
+ * under the account policy (the pin cap, idempotent pins: ./pin-policy.ts).
+ */
 export class PinChat {
+  private readonly plan: PinPlanner;
+
   constructor(
     private readonly whatsapp: WhatsAppPort,
     private readonly defaultDeviceId: string,
-  ) {}
+    private readonly maxPinnedChats: number,
+  ) {
+    this.plan = pinPolicy(maxPinnedChats);
+  }
 
   parse(input: PinChatInput): PinChatCommand {
     const pinned = parsePinned(input.pinned);
@@ -46,7 +55,8 @@ export class PinChat {
   }
 
   async execute(command: PinChatCommand, context: PinChatContext): Promise<PinChatResult> {
-    await this.whatsapp.setChatPinned(command, context);
+    const decision = await this.whatsapp.setChatPinned(command, context, this.plan);
+    if (decision === 'limit') throw new PinLimitError(command.chatJid, this.maxPinnedChats);
     const message = command.pinned ? 'Chat pinned successfully' : 'Chat unpinned successfully';
     return { status: 'success', message, chat_jid: command.chatJid, pinned: command.pinned };
   }

@@ -16,9 +16,9 @@ import {
   type TransactWriteItem,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { BufferJSON, proto, type AuthenticationCreds, type SignalDataTypeMap } from '@whiskeysockets/baileys';
+import { BufferJSON, proto, type AuthenticationCreds } from '@whiskeysockets/baileys';
 import { DeviceBusyError, LeaseLostError } from '../errors.js';
-import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore } from './session-store.js';
+import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore, type StoredDataTypeMap } from './session-store.js';
 
 type Item = Record<string, AttributeValue>;
 type Op = { item: TransactWriteItem; bytes: number };
@@ -36,6 +36,8 @@ const MAX_TX_BYTES = 3_500_000;
 const LEASE_ITEM_RETENTION_SECONDS = 7 * 24 * 3600;
 const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;
+/** Bulk writes in flight at once (a full sync writes one item per app-state entry). */
+const BATCH_WRITE_PARALLEL = 8;
 const MAX_ATTEMPTS = 8;
 
 const S = (value: string): AttributeValue => ({ S: value });
@@ -53,9 +55,9 @@ function stateOf(creds: AuthenticationCreds): SessionState {
   return creds.me?.id ? 'linked' : 'linking';
 }
 
-function reviveKey<T extends KeyType>(type: T, json: string): SignalDataTypeMap[T] {
+function reviveKey<T extends KeyType>(type: T, json: string): StoredDataTypeMap[T] {
   const value = JSON.parse(json, BufferJSON.reviver);
-  return type === 'app-state-sync-key' ? (proto.Message.AppStateSyncKeyData.fromObject(value) as unknown as SignalDataTypeMap[T]) : value;
+  return type === 'app-state-sync-key' ? (proto.Message.AppStateSyncKeyData.fromObject(value) as unknown as StoredDataTypeMap[T]) : value;
 }
 
 /** The items of one key: inline JSON, or deflated JSON split across parts (part 0 holds the count `n`). */
@@ -211,14 +213,14 @@ export class DynamoDbSessionStore implements SessionStore {
     return { state, creds, keys };
   }
 
-  async getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }> {
+  async getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }> {
     const owner = this.owners.get(deviceId);
     const heads = await this.batchGet(deviceId, [...new Set(ids)].map((id) => keySortKey(type, id, owner)));
     const partSks = heads.flatMap((head) =>
       Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(type, head.i!.S!, owner, index + 1)),
     );
     const items = partSks.length ? [...heads, ...(await this.batchGet(deviceId, partSks))] : heads;
-    const result: { [id: string]: SignalDataTypeMap[T] } = {};
+    const result: { [id: string]: StoredDataTypeMap[T] } = {};
     for (const { id, json, parts } of decodeKeys(items)) {
       result[id] = reviveKey(type, json);
       this.notePartCount(`${deviceId}#${type}#${id}`, parts);
@@ -288,15 +290,40 @@ export class DynamoDbSessionStore implements SessionStore {
       ExpressionAttributeValues: { ':pk': S(deviceId) },
       ProjectionExpression: 'pk, sk',
     });
-    for (let start = 0; start < items.length; start += BATCH_WRITE_MAX) {
-      let requests: WriteRequest[] = items.slice(start, start + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
-      for (let attempt = 0; requests.length; attempt++) {
-        if (attempt) await this.retryPause(attempt, 'BatchWriteItem');
-        const { UnprocessedItems } = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: requests } }));
-        requests = UnprocessedItems?.[this.tableName] ?? [];
-      }
-    }
+    await this.batchWrite(items.map((Key) => ({ DeleteRequest: { Key } })));
     for (const name of this.partCounts.keys()) if (name.startsWith(`${deviceId}#`)) this.partCounts.delete(name);
+  }
+
+  async putUnfenced<T extends KeyType>(deviceId: string, type: T, values: { [id: string]: StoredDataTypeMap[T] }): Promise<void> {
+    const owner = this.owners.get(deviceId);
+    const items = Object.entries(values).flatMap(([id, value]) => encodeKey(deviceId, type, id, value, owner));
+    if (items.some((item) => item.n && Number(item.n.N) > 1)) throw new Error(`${type}: a value too large for an unfenced bulk write`);
+    await this.batchWrite(items.map((Item) => ({ PutRequest: { Item } })));
+  }
+
+  async deleteKeysWithPrefix(deviceId: string, type: KeyType, idPrefix: string): Promise<void> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': S(deviceId), ':prefix': S(keySortKey(type, idPrefix, this.owners.get(deviceId))) },
+      ProjectionExpression: 'pk, sk',
+    });
+    await this.batchWrite(items.map((Key) => ({ DeleteRequest: { Key } })));
+  }
+
+  /** BatchWriteItem of ≤ 25 requests each, BATCH_WRITE_PARALLEL at a time, unprocessed items retried with backoff. */
+  private async batchWrite(requests: WriteRequest[]): Promise<void> {
+    const batches = Array.from({ length: Math.ceil(requests.length / BATCH_WRITE_MAX) }, (_, i) => requests.slice(i * BATCH_WRITE_MAX, (i + 1) * BATCH_WRITE_MAX));
+    const worker = async () => {
+      for (let next = batches.shift(); next; next = batches.shift()) {
+        let batch: WriteRequest[] = next;
+        for (let attempt = 0; batch.length; attempt++) {
+          if (attempt) await this.retryPause(attempt, 'BatchWriteItem');
+          const answer = await this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.tableName]: batch } }));
+          batch = answer.UnprocessedItems?.[this.tableName] ?? [];
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_WRITE_PARALLEL, batches.length) }, worker));
   }
 
   private rememberOwner(deviceId: string, creds: AuthenticationCreds | undefined): void {

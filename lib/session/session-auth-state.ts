@@ -1,5 +1,5 @@
-import { BufferJSON, initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet, type SignalDataTypeMap } from '@whiskeysockets/baileys';
-import { isHotKey, ownUserOf, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore } from './session-store.js';
+import { BufferJSON, initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet } from '@whiskeysockets/baileys';
+import { HOT_KEY_TYPES, isHotKey, ownUserOf, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore, type StoredDataTypeMap } from './session-store.js';
 
 /**
  * Creds fields that describe keys WhatsApp or the phone already know about, written through at once:
@@ -10,6 +10,10 @@ const URGENT_CREDS = ['nextPreKeyId', 'firstUnuploadedPreKeyId', 'signedPreKey',
 
 export interface SessionAuthState {
   state: AuthenticationState;
+  /** Reads any stored category (Baileys' and lib/app-state's): memory first, then the store. */
+  get<T extends KeyType>(type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }>;
+  /** Every known value of a hot category (e.g. all app-state keys the phone shared), as in memory now. */
+  all<T extends KeyType>(type: T): { [id: string]: StoredDataTypeMap[T] };
   /** Call on Baileys' `creds.update`: pending for the commit, written through at once for URGENT_CREDS (pre-key counters, …). */
   credsChanged(update: Partial<AuthenticationCreds>): void;
   /** Key changes kept for the final commit (e.g. app-state-sync-version of a pin). */
@@ -60,25 +64,30 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
   };
   remember(snapshot.keys);
 
+  const get = async <T extends KeyType>(type: T, ids: string[]) => {
+    const known = memory.get(type);
+    const result: { [id: string]: StoredDataTypeMap[T] } = {};
+    const misses: string[] = [];
+    for (const id of ids) {
+      const value = known?.get(id);
+      if (value !== undefined && value !== null) result[id] = value as StoredDataTypeMap[T];
+      else if (value === undefined && !isHotKey(type, id, ownUser)) misses.push(id);
+    }
+    if (misses.length) {
+      requests++;
+      const fetched = await store.getKeys(lease.deviceId, type, misses);
+      remember({ [type]: Object.fromEntries(misses.map((id) => [id, fetched[id] ?? null])) });
+      Object.assign(result, fetched);
+    }
+    return result;
+  };
   const keys = {
     async get<T extends KeyType>(type: T, ids: string[]) {
-      const known = memory.get(type);
-      const result: { [id: string]: SignalDataTypeMap[T] } = {};
-      const misses: string[] = [];
-      for (const id of ids) {
-        const value = known?.get(id);
-        if (value !== undefined && value !== null) result[id] = value as SignalDataTypeMap[T];
-        else if (value === undefined && !isHotKey(type, id, ownUser)) misses.push(id);
-      }
-      if (misses.length) {
-        requests++;
-        const fetched = await store.getKeys(lease.deviceId, type, misses);
-        remember({ [type]: Object.fromEntries(misses.map((id) => [id, fetched[id] ?? null])) });
-        Object.assign(result, fetched);
-      }
-      return result;
+      refuseAppStateVersion(type);
+      return get(type, ids);
     },
     async set(data: SignalDataSet) {
+      for (const type of Object.keys(data)) refuseAppStateVersion(type);
       // Baileys rewrites some keys unchanged on every login (e.g. its own device list): those cost nothing.
       const changed: KeyChanges = {};
       for (const [type, values] of Object.entries(data) as Array<[KeyType, Record<string, unknown>]>) {
@@ -98,6 +107,11 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
 
   return {
     state: { creds, keys },
+    get,
+    all(type) {
+      if (!HOT_KEY_TYPES.has(type)) throw new Error(`${type} is not a hot category: its values are not all in memory`);
+      return Object.fromEntries([...(memory.get(type) ?? [])].filter(([, value]) => value !== null)) as never;
+    },
     credsChanged(update) {
       Object.assign(creds, update);
       credsDirty = true;
@@ -123,6 +137,15 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       requests = 0;
     },
   };
+}
+
+/**
+ * Baileys keeps an app-state collection as one `app-state-sync-version` value; here the collection is data
+ * (lib/app-state/) and Baileys never syncs it (lib/whatsapp/wa-socket.ts takes its server_sync
+ * notifications). Should Baileys try anyway, it fails before any traffic instead of reading a wrong state.
+ */
+function refuseAppStateVersion(type: string): void {
+  if (type === 'app-state-sync-version') throw new Error('app state is synced by lib/app-state, not by Baileys');
 }
 
 /** Whether a key's new value equals what is known of it (`undefined`: unknown, never equal). */

@@ -1,10 +1,22 @@
 import type { AuthenticationCreds, SignalDataTypeMap } from '@whiskeysockets/baileys';
+import type { CollectionMeta } from '../app-state/collection.js';
 
-/** A Baileys key category (pre-key, session, sender-key, app-state-sync-key, …). */
-export type KeyType = keyof SignalDataTypeMap;
+/**
+ * What a session holds: Baileys' key categories (pre-key, session, sender-key, app-state-sync-key, …) and
+ * the app-state collection as data (lib/app-state/): its meta (version, LT hash, pinned chats) and one
+ * entry per index MAC (`<generation>.<index MAC>` → value MAC, base64).
+ */
+export type StoredDataTypeMap = SignalDataTypeMap & { 'app-state-meta': CollectionMeta; 'app-state-entry': string };
 
-/** The key categories a pin needs: a snapshot holds all of them, so a miss there means absent. */
-export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-sync-version']);
+/** A stored key category. */
+export type KeyType = keyof StoredDataTypeMap;
+
+/**
+ * The key categories a pin needs: a snapshot holds all of them, so a miss there means absent.
+ * `app-state-sync-version` is the layout before lib/app-state (the whole map in one value): still loaded,
+ * so that its session migrates on its next pin.
+ */
+export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-meta', 'app-state-sync-version']);
 
 /**
  * Hot keys are loaded with the creds in one request. Besides the pin's categories, the few keys Baileys
@@ -23,7 +35,7 @@ export function isHotKey(type: KeyType, id: string, ownUser: string | undefined)
 export const ownUserOf = (creds: AuthenticationCreds | undefined): string | undefined => creds?.me?.id.split(/[:@]/)[0];
 
 /** Key changes by category and id; `null` deletes the key. */
-export type KeyChanges = { [T in KeyType]?: { [id: string]: SignalDataTypeMap[T] | null } };
+export type KeyChanges = { [T in KeyType]?: { [id: string]: StoredDataTypeMap[T] | null } };
 
 /**
  * absent: nothing stored; linking: creds without `me` (pairing never finished);
@@ -70,7 +82,14 @@ export interface SessionStore {
   /** Creds, state and hot keys in one request (more only beyond 1 MB). */
   load(deviceId: string): Promise<SessionSnapshot>;
   /** Batched reads (≤ 100 keys per request), unprocessed keys retried. Absent ids are left out. */
-  getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: SignalDataTypeMap[T] }>;
+  getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }>;
+  /**
+   * Bulk write outside the lease's fence, for values nothing reads until a fenced commit points at them
+   * (a full sync's new generation of app-state entries). Batched and parallel; resolves once durable.
+   */
+  putUnfenced<T extends KeyType>(deviceId: string, type: T, values: { [id: string]: StoredDataTypeMap[T] }): Promise<void>;
+  /** Deletes every key of `type` whose id starts with `idPrefix` (a replaced generation of app-state entries). */
+  deleteKeysWithPrefix(deviceId: string, type: KeyType, idPrefix: string): Promise<void>;
   /** Write-through, durable when resolved; fenced by the lease, which it keeps. LeaseLostError when fenced out. */
   write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void>;
   /** Final fenced write that also releases the lease; returns the new session version. LeaseLostError when fenced out. */

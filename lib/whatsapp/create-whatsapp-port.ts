@@ -8,6 +8,7 @@ import { BaileysWhatsApp } from './baileys-whatsapp.js';
 export function createWhatsAppPort(config: Config, client = new DynamoDBClient({})): WhatsAppPort {
   return new BaileysWhatsApp(new DynamoDbSessionStore(client, config.sessionTable), {
     wsUrl: config.whatsappWsUrl,
+    mediaUrl: config.whatsappMediaUrl,
     checkChatExists: config.checkChatExists,
     leaseSeconds: config.leaseSeconds,
   });

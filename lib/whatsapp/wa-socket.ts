@@ -1,5 +1,5 @@
 import { Boom } from '@hapi/boom';
-import makeWASocket, { DisconnectReason, getBinaryNodeChild, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import makeWASocket, { buildAckStanza, DisconnectReason, getBinaryNodeChild, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import { NotLoggedInError, DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
@@ -70,6 +70,7 @@ export class WaSocket {
       transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
     });
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
+    this.takeServerSync();
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
     });
@@ -84,6 +85,26 @@ export class WaSocket {
       });
     });
   }
+
+  /**
+   * WhatsApp's `server_sync` notification says an app-state collection moved. Baileys would resync it on
+   * its own (downloading snapshots of collections this device never uses, writing a state the
+   * collection's owner, lib/app-state, does not see): here it is acknowledged and noted instead; the
+   * next pin catches up (its upload's 409, or its confirming resync).
+   */
+  private takeServerSync(): void {
+    const ws = this.sock.ws;
+    const baileys = ws.listeners('CB:notification') as Array<(node: BinaryNode) => void>;
+    ws.removeAllListeners('CB:notification');
+    ws.on('CB:notification', (node: BinaryNode) => {
+      if (node.attrs.type !== 'server_sync') return baileys.forEach((listener) => listener(node));
+      this.serverSyncs++;
+      void this.sock.sendNode(buildAckStanza(node, undefined, this.sock.authState.creds.me?.id)).catch(() => undefined);
+    });
+  }
+
+  /** `server_sync` notifications received (app state moved on the server while we were connected). */
+  serverSyncs = 0;
 
   /** Runs `listener` once the server accepted the login (`<success>`), before the login IQs complete. */
   onLoggedIn(listener: () => void): void {

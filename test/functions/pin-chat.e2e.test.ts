@@ -24,7 +24,9 @@ async function post(handler: Handler, name: string) {
 }
 
 beforeAll(async () => {
-  world = await startHandlerWorld({ DEFAULT_DEVICE_ID: 'default' });
+  // Every device of this file is linked to one simulated account, whose pinned chats add up across the
+  // rows: no pin cap here (test/functions/pin-cap.e2e.test.ts has the cap, on accounts of its own).
+  world = await startHandlerWorld({ DEFAULT_DEVICE_ID: 'default', MAX_PINNED_CHATS: '0' });
   await world.link('default');
 });
 afterAll(async () => {
@@ -49,7 +51,7 @@ describe('POST /chat/{chat_jid}/pin end to end (handler + DynamoDB Local + simul
     expect(unpinned.body.message).toBe('Chat unpinned successfully');
     expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
     const snapshot = await world.store.load('default');
-    expect(snapshot.keys['app-state-sync-version']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
+    expect(snapshot.keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
     expect(world.sim.violations).toEqual([]);
   });
 
@@ -75,7 +77,7 @@ describe('POST /chat/{chat_jid}/pin end to end (handler + DynamoDB Local + simul
     expect(world.sim.violations).toEqual([]);
     const snapshot = await world.store.load('default');
     expect(snapshot.state).toBe('linked');
-    expect(snapshot.keys['app-state-sync-version']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
+    expect(snapshot.keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
   }, 120_000);
 });
 
@@ -109,7 +111,7 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     // Assess
     expect(unpinned.status).toBe(200);
     expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
-    expect((await world.store.load('phone-changed')).keys['app-state-sync-version']?.regular_low?.version).toBe(serverVersion());
+    expect((await world.store.load('phone-changed')).keys['app-state-meta']?.regular_low?.version).toBe(serverVersion());
     expect(world.sim.violations).toEqual([]);
   });
 
@@ -124,24 +126,34 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     expect(unpinned.status).toBe(200);
     expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
     expect(world.sim.chatState(world.account.phoneNumber, '15550007002@s.whatsapp.net')).toMatchObject({ pinned: true });
-    expect((await world.store.load('race')).keys['app-state-sync-version']?.regular_low?.version).toBe(serverVersion());
+    expect((await world.store.load('race')).keys['app-state-meta']?.regular_low?.version).toBe(serverVersion());
     expect(world.sim.violations).toEqual([]);
   });
 
-  it('two 409s in a row → 502 BAD_GATEWAY', async () => {
+  it('the phone wins every race (a 409 on each of the 4 attempts) → 502 BAD_GATEWAY', async () => {
+    // Prepare: in sync first, so that every upload is built on the current version and meets the race
     await world.link('conflicts');
-    expect((await postAs('conflicts', false)).status).toBe(200); // in sync: the next upload is built on the current version
-    const race = () => phone().setPinned(`1555000${Math.floor(1000 + Math.random() * 8999)}@s.whatsapp.net`, true);
-    world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
-      await race();
+    expect((await postAs('conflicts', false)).status).toBe(200);
+    let races = 0;
+    const race = async () => {
+      races++;
+      await phone().setArchived(`155500070${String(races).padStart(2, '0')}@s.whatsapp.net`, true);
       world.sim.beforeNextPatch(world.account.phoneNumber, race);
-    });
-    expect(await postAs('conflicts', true)).toMatchObject({ status: 502, body: { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change' } });
+    };
+    world.sim.beforeNextPatch(world.account.phoneNumber, race);
+    // Act
+    const answer = await postAs('conflicts', true);
+    world.sim.beforeNextPatch(world.account.phoneNumber, () => undefined);
+    // Assess
+    expect(answer).toMatchObject({ status: 502, body: { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change' } });
+    expect(races).toBe(4);
   });
 
-  it('WhatsApp never answers the patch → 504 GATEWAY_TIMEOUT before the deadline, no version persisted', async () => {
+  it('WhatsApp never answers the patch → 504 GATEWAY_TIMEOUT before the deadline, the unanswered patch not persisted', async () => {
     // Prepare
     const linked = await world.link('silent');
+    expect((await postAs('silent', false)).status).toBe(200);
+    const before = (await world.store.load('silent')).keys['app-state-meta']?.regular_low?.version;
     world.sim.setFaults([{ kind: 'ignore', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
     const started = Date.now();
     // Act
@@ -149,7 +161,8 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     // Assess
     expect(answer).toMatchObject({ status: 504, body: { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time' } });
     expect(Date.now() - started).toBeLessThan(6_000);
-    expect((await world.store.load('silent')).keys['app-state-sync-version']?.regular_low).toBeUndefined();
+    expect((await world.store.load('silent')).keys['app-state-meta']?.regular_low?.version).toBe(before);
+    expect(serverVersion()).toBe(before);
     world.sim.setFaults([], { deviceJid: linked.deviceJid });
   });
 

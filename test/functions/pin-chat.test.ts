@@ -10,16 +10,17 @@ import {
   WhatsAppRejectedError,
   WhatsAppTimeoutError,
 } from '../../lib/errors.js';
+import type { PinDecision } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
 
 // The only test double of this suite stands at the WhatsApp port; Secrets Manager is mocked at the SDK edge.
 const calls: Array<{ command: PinChatCommand; context: PinChatContext }> = [];
-let behaviour: (command: PinChatCommand) => Promise<void> = async () => undefined;
+let behaviour: (command: PinChatCommand) => Promise<PinDecision> = async () => 'change';
 const port: WhatsAppPort = {
   setChatPinned: async (command, context) => {
     calls.push({ command, context });
-    await behaviour(command);
+    return behaviour(command);
   },
 };
 jest.unstable_mockModule('../../lib/whatsapp/create-whatsapp-port.js', () => ({ createWhatsAppPort: () => port }));
@@ -38,10 +39,12 @@ beforeAll(async () => {
 
 beforeEach(() => {
   calls.length = 0;
-  behaviour = async () => undefined;
+  behaviour = async () => 'change';
 });
 
 type HttpSource = 'api-gateway-v1' | 'api-gateway-v2';
+const APP_STATE_KEY_MISSING =
+  'this device lacks an app-state key of the account: open WhatsApp on the phone (it shares its keys with linked devices), or link the device again (npm run login -- --force)';
 const httpSources: HttpSource[] = ['api-gateway-v1', 'api-gateway-v2'];
 
 async function call(source: HttpSource, name: string, edit?: (event: EventsBySource[HttpSource]) => void) {
@@ -172,6 +175,34 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
   });
 
   it.each([
+    ['the chat is already in that state', 'unchanged' as const],
+    ['the pin changes the chat', 'change' as const],
+  ])('%s → 200 with the seed body', async (_case, decision) => {
+    // Prepare
+    behaviour = async () => decision;
+    // Act
+    const { response, body } = await call(source, 'pin');
+    // Assess
+    expect(response.statusCode).toBe(200);
+    expect(body).toEqual({
+      code: 'SUCCESS',
+      message: 'Chat pinned successfully',
+      results: { status: 'success', message: 'Chat pinned successfully', chat_jid: '6289685028129@s.whatsapp.net', pinned: true },
+    });
+  });
+
+  it('a pin past the pin cap → 409 "You can only pin up to 3 chats", no Retry-After', async () => {
+    // Prepare
+    behaviour = async () => 'limit';
+    // Act
+    const { response, body } = await call(source, 'pin');
+    // Assess
+    expect(response.statusCode).toBe(409);
+    expect(body).toEqual({ code: '409', message: 'You can only pin up to 3 chats', results: {} });
+    expect(response.headers).not.toHaveProperty('Retry-After');
+  });
+
+  it.each([
     ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}],
     ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
     ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
@@ -183,7 +214,14 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
       'the app-state key is missing',
       () => new AppStateKeyMissingError('default'),
       500,
-      { code: 'INTERNAL_SERVER_ERROR', message: 'app-state key missing for this device: link it again (npm run login)', results: {} },
+      { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
+      {},
+    ],
+    [
+      'WhatsApp used an app-state key the device lacks',
+      () => new AppStateKeyMissingError('default', 'AAAAAAE='),
+      500,
+      { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
       {},
     ],
     ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}],
@@ -251,6 +289,7 @@ describe('SQS (FIFO) batches', () => {
     // Prepare: record 1 (group default) fails at WhatsApp; 2 and 3 are invalid; 4 (group default) comes after a failure in its group
     behaviour = async (command) => {
       if (command.pinned) throw new WhatsAppTimeoutError('no answer');
+      return 'change';
     };
     const event = loadEvent('sqs', 'mixed-batch');
     // Act

@@ -9,7 +9,12 @@ import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH } from '../support/events.j
 // Property-based fuzzing of the real middy chain (auth, header normaliser, body limit, JSON parser,
 // validation, error mapping). The WhatsApp port is a recording double; Secrets Manager is mocked at the SDK edge.
 const calls: PinChatCommand[] = [];
-const port: WhatsAppPort = { setChatPinned: async (command) => void calls.push(command) };
+const port: WhatsAppPort = {
+  setChatPinned: async (command) => {
+    calls.push(command);
+    return 'change';
+  },
+};
 jest.unstable_mockModule('../../lib/whatsapp/create-whatsapp-port.js', () => ({ createWhatsAppPort: () => port }));
 
 const SECRET_ID = 'pin-api-credentials-fuzz';

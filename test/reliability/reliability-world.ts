@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { mapError } from '../../lib/http/error-response.js';
+import { pinPolicy } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { createWhatsAppPort } from '../../lib/whatsapp/create-whatsapp-port.js';
 import type { World } from '../support/simulated-world.js';
@@ -87,7 +88,7 @@ export interface Outcome {
 export async function pinCall(port: WhatsAppPort, command: PinChatCommand, deadlineMs = 15_000): Promise<Outcome> {
   const startedAt = Date.now();
   try {
-    await port.setChatPinned(command, { deadline: startedAt + deadlineMs, invocationId: randomUUID() });
+    await port.setChatPinned(command, { deadline: startedAt + deadlineMs, invocationId: randomUUID() }, pinPolicy(0));
     return { status: 200, startedAt, endedAt: Date.now(), pinned: command.pinned };
   } catch (error) {
     const mapped = mapError(error);
@@ -97,7 +98,7 @@ export async function pinCall(port: WhatsAppPort, command: PinChatCommand, deadl
 
 /** The pin collection's version as stored for a device, and as the server has it for the world's account. */
 export async function versions(world: World, deviceId: string, phoneNumber = world.account.phoneNumber) {
-  const stored = (await world.store.load(deviceId)).keys['app-state-sync-version']?.regular_low?.version ?? 0;
+  const stored = (await world.store.load(deviceId)).keys['app-state-meta']?.regular_low?.version ?? 0;
   return { stored, server: world.sim.appStateVersion(phoneNumber, 'regular_low') };
 }
 

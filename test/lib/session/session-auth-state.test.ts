@@ -6,7 +6,7 @@ import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-stor
 import { attachRequestCounter, type RequestCounter } from '../../../lib/session/request-counter.js';
 import { openSessionAuthState } from '../../../lib/session/session-auth-state.js';
 import type { KeyChanges } from '../../../lib/session/session-store.js';
-import { appStateSyncKey, appStateVersion, linkedCreds, localTable } from './session-test-data.js';
+import { appStateMeta, appStateSyncKey, appStateVersion, linkedCreds, localTable } from './session-test-data.js';
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -42,13 +42,13 @@ describe('openSessionAuthState', () => {
     const { auth } = await openDevice({ 'app-state-sync-key': { AAAAAMtL: syncKey }, 'pre-key': { '5': preKey } });
     // Act
     const hot = await auth.state.keys.get('app-state-sync-key', ['AAAAAMtL', 'unknown']);
-    const version = await auth.state.keys.get('app-state-sync-version', ['regular_high']);
+    const meta = await auth.get('app-state-meta', ['regular_low']);
     const hotRequests = counter.counts().requests;
     const first = await auth.state.keys.get('pre-key', ['5', '6']);
     const second = await auth.state.keys.get('pre-key', ['5', '6']);
     // Assess
     expect(hot).toEqual({ AAAAAMtL: syncKey });
-    expect(version).toEqual({});
+    expect(meta).toEqual({});
     expect(hotRequests).toBe(0);
     expect(first).toEqual({ '5': preKey });
     expect(second).toEqual({ '5': preKey });
@@ -105,12 +105,12 @@ describe('openSessionAuthState', () => {
 
   it('commits pending creds and keys of a pin in one request and hands its version to the next owner', async () => {
     // Prepare
-    const { deviceId, auth } = await openDevice({ 'app-state-sync-version': { regular_low: appStateVersion(300, 4) } });
-    const newVersion = appStateVersion(301, 5);
+    const { deviceId, auth } = await openDevice({ 'app-state-meta': { regular_low: appStateMeta(4) } });
+    const newVersion = appStateMeta(5);
     // Act
     auth.credsChanged({ accountSyncCounter: 9 });
-    auth.setKeys({ 'app-state-sync-version': { regular_low: newVersion } });
-    const readBack = await auth.state.keys.get('app-state-sync-version', ['regular_low']);
+    auth.setKeys({ 'app-state-meta': { regular_low: newVersion }, 'app-state-entry': { 'g.AAAA': 'BBBB' } });
+    const readBack = await auth.get('app-state-meta', ['regular_low']);
     const version = await auth.commit();
     // Assess
     expect(readBack).toEqual({ regular_low: newVersion });
@@ -118,21 +118,34 @@ describe('openSessionAuthState', () => {
     expect(auth.requests()).toBe(1);
     const snapshot = await reader.load(deviceId);
     expect(snapshot.creds!.accountSyncCounter).toBe(9);
-    expect(snapshot.keys['app-state-sync-version']).toEqual({ regular_low: newVersion });
+    expect(snapshot.keys['app-state-meta']).toEqual({ regular_low: newVersion });
+    expect(await reader.getKeys(deviceId, 'app-state-entry', ['g.AAAA'])).toEqual({ 'g.AAAA': 'BBBB' });
     expect((await store.acquireLease(deviceId, 'next', 30)).sessionVersion).toBe(version);
   });
 
   it('does not let a commit overwrite a key written through after it was set pending', async () => {
     // Prepare
     const { deviceId, auth } = await openDevice();
-    const older = appStateVersion(1, 1);
-    const newer = appStateVersion(2, 2);
+    const older = Buffer.from([1]);
+    const newer = Buffer.from([2]);
     // Act
-    auth.setKeys({ 'app-state-sync-version': { regular: older } });
-    await auth.state.keys.set({ 'app-state-sync-version': { regular: newer } });
+    auth.setKeys({ session: { 'x.0': older } });
+    await auth.state.keys.set({ session: { 'x.0': newer } });
     await auth.commit();
     // Assess
-    expect((await reader.load(deviceId)).keys['app-state-sync-version']).toEqual({ regular: newer });
+    expect(await reader.getKeys(deviceId, 'session', ['x.0'])).toEqual({ 'x.0': newer });
+  });
+
+  it('refuses Baileys any read or write of app-state-sync-version (the collection is lib/app-state\'s), before any request', async () => {
+    // Prepare
+    const { auth } = await openDevice({ 'app-state-sync-version': { regular_low: appStateVersion(3) } });
+    // Act
+    const read = auth.state.keys.get('app-state-sync-version', ['regular_low']);
+    const write = auth.state.keys.set({ 'app-state-sync-version': { regular_low: appStateVersion(1) } });
+    // Assess
+    await expect(read).rejects.toThrow('app state is synced by lib/app-state, not by Baileys');
+    await expect(write).rejects.toThrow('app state is synced by lib/app-state, not by Baileys');
+    expect(counter.counts().requests).toBe(0);
   });
 
   it('starts an absent device with fresh creds that its commit stores as linking', async () => {
@@ -167,7 +180,7 @@ describe('openSessionAuthState', () => {
     await thief.acquireLease(deviceId, 'thief', 30);
     // Act
     const write = auth.state.keys.set({ session: { 'x.0': Buffer.from([1]) } });
-    auth.setKeys({ 'app-state-sync-version': { regular: appStateVersion(1) } });
+    auth.setKeys({ 'app-state-meta': { regular_low: appStateMeta(1) } });
     // Assess
     await expect(write).rejects.toBeInstanceOf(LeaseLostError);
     await expect(auth.commit()).rejects.toBeInstanceOf(LeaseLostError);

@@ -31,6 +31,11 @@ export function appStateVersion(entries: number, version = 7): LTHashState {
   return { version, hash: randomBytes(128), indexValueMap };
 }
 
+/** The app-state collection's meta as lib/app-state stores it (`pins` pairs of chat and pin time). */
+export function appStateMeta(version: number, pins: Array<[string, number]> = [['6289685028129@s.whatsapp.net', 1764000000000]]) {
+  return { version, hash: randomBytes(128).toString('base64'), generation: randomBytes(8).toString('hex'), pins, pinsVersion: version };
+}
+
 /** One value of every rc14 key category, Buffers nested where Baileys nests them. */
 export function everyKeyCategory(): KeyChanges {
   return {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import { BaileysWhatsApp } from '../../../lib/whatsapp/baileys-whatsapp.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
 import { connectClient, endClient, memoryAuth, type Client } from '../simulator/baileys-client.js';
@@ -7,6 +8,8 @@ import { connectClient, endClient, memoryAuth, type Client } from '../simulator/
 let world: World;
 let whatsapp: BaileysWhatsApp;
 const context = () => ({ deadline: Date.now() + 15_000, invocationId: randomUUID() });
+// One simulated account serves every device of this file: its pinned chats add up, so no cap here (the cap has its own tests).
+const plan = pinPolicy(0);
 
 beforeAll(async () => {
   world = await startWorld();
@@ -22,22 +25,22 @@ describe('BaileysWhatsApp against the simulator and DynamoDB Local', () => {
     // Prepare
     const linked = await world.link('pin-unpin');
     // Act
-    await whatsapp.setChatPinned({ deviceId: 'pin-unpin', chatJid: world.contactJid, pinned: true }, context());
+    await whatsapp.setChatPinned({ deviceId: 'pin-unpin', chatJid: world.contactJid, pinned: true }, context(), plan);
     const afterPin = world.sim.chatState(world.account.phoneNumber, world.contactJid);
-    await whatsapp.setChatPinned({ deviceId: 'pin-unpin', chatJid: world.contactJid, pinned: false }, context());
+    await whatsapp.setChatPinned({ deviceId: 'pin-unpin', chatJid: world.contactJid, pinned: false }, context(), plan);
     // Assess
     expect(afterPin).toMatchObject({ pinned: true, byDevice: linked.deviceJid });
     expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
     const snapshot = await world.store.load('pin-unpin');
-    expect(snapshot.keys['app-state-sync-version']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
+    expect(snapshot.keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
     expect(world.sim.violations).toEqual([]);
   });
 });
 
 describe('BaileysWhatsApp: conflicts, faults and missing chats', () => {
   const phone = () => world.sim.phone(world.account.phoneNumber);
-  const pin = (deviceId: string, chatJid = world.contactJid, pinned = true, ctx = context()) => whatsapp.setChatPinned({ deviceId, chatJid, pinned }, ctx);
-  const storedVersion = async (deviceId: string) => (await world.store.load(deviceId)).keys['app-state-sync-version']?.regular_low?.version;
+  const pin = (deviceId: string, chatJid = world.contactJid, pinned = true, ctx = context()) => whatsapp.setChatPinned({ deviceId, chatJid, pinned }, ctx, plan);
+  const storedVersion = async (deviceId: string) => (await world.store.load(deviceId)).keys['app-state-meta']?.regular_low?.version;
   const serverVersion = () => world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
 
   it('catches up with what the phone changed since our last call (409 on the stored version, one retry)', async () => {
@@ -68,19 +71,23 @@ describe('BaileysWhatsApp: conflicts, faults and missing chats', () => {
     expect(world.sim.violations).toEqual([]);
   });
 
-  it('two 409s in a row → WhatsAppRejectedError; only server-accepted state is stored', async () => {
+  it('the phone wins every race (409 after 409) → WhatsAppRejectedError after 4 attempts; only server-accepted state is stored', async () => {
     // Prepare
     await world.link('two-conflicts');
     await pin('two-conflicts');
-    const race = () => phone().setPinned(`1555999${Math.floor(Math.random() * 10000)}@s.whatsapp.net`, true);
-    world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
-      await race();
+    let races = 0;
+    const race = async () => {
+      races++;
+      await phone().setArchived(`1555999${String(races).padStart(4, '0')}@s.whatsapp.net`, true);
       world.sim.beforeNextPatch(world.account.phoneNumber, race);
-    });
+    };
+    world.sim.beforeNextPatch(world.account.phoneNumber, race);
     // Act
     const outcome = pin('two-conflicts', world.contactJid, false);
     // Assess
     await expect(outcome).rejects.toMatchObject({ name: 'WhatsAppRejectedError' });
+    world.sim.beforeNextPatch(world.account.phoneNumber, () => undefined);
+    expect(races).toBe(4);
     expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
     expect(await storedVersion('two-conflicts')).toBeLessThanOrEqual(serverVersion());
     await pin('two-conflicts', world.contactJid, false);

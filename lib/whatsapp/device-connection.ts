@@ -1,0 +1,184 @@
+/**
+ * One linked device, connected: its session (auth state over the store), its WhatsApp connection and its
+ * app-state collection. It serves pin requests (one or several at once) and commits what changed.
+ */
+import { AppStateKeys } from '../app-state/app-state-keys.js';
+import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
+import { CollectionSync } from '../app-state/collection-sync.js';
+import { PIN_INDEX } from '../app-state/pin-projection.js';
+import type { MutationInput } from '../app-state/sync-codec.js';
+import { ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
+import type { PinDecision, PinPlanner } from '../pin/pin-policy.js';
+import type { PinRequest } from '../pin/whatsapp-port.js';
+import { openSessionAuthState, type SessionAuthState } from '../session/session-auth-state.js';
+import type { Lease, SessionSnapshot, SessionStore } from '../session/session-store.js';
+import { assertChatExists } from './chat-existence.js';
+import { WaSocket } from './wa-socket.js';
+
+/** Measures a named step of the call (log line, X-Ray subsegment). */
+export type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+export interface DeviceConnectionOptions {
+  /** WhatsApp's endpoints (the simulator); undefined → WhatsApp's. */
+  wsUrl?: string;
+  mediaUrl?: string;
+  checkChatExists: boolean;
+}
+
+/** A request's outcome: its decision, or the typed error that settled it alone (ChatNotFoundError). */
+export type RequestOutcome = PinDecision | Error;
+
+/** Plans (and uploads) at most this often per batch before giving up: the account's app state kept moving. */
+const MAX_ATTEMPTS = 4;
+const PIN_API_VERSION = 5;
+
+export class DeviceConnection {
+  readonly knownChats = new Set<string>();
+  /** Session version our last commit wrote: equal on the next lease means nobody else changed the session. */
+  sessionVersion?: string;
+  idleSince = Date.now();
+  /** Whether its offline backlog was processed completely (otherwise it is not kept warm). */
+  drained?: boolean;
+  private opened = false;
+  /** The existence check of the first request's chat, started as soon as WhatsApp accepted the login. */
+  private firstCheck?: { chatJid: string; done: Promise<void> };
+  /** The session still holds the collection in Baileys' single-value layout: the next commit deletes it. */
+  private legacyAppState: boolean;
+
+  private constructor(
+    readonly deviceId: string,
+    private readonly store: SessionStore,
+    readonly auth: SessionAuthState,
+    readonly socket: WaSocket,
+    readonly sync: CollectionSync,
+    legacy: boolean,
+  ) {
+    this.legacyAppState = legacy;
+  }
+
+  /**
+   * Cold start: the session is checked (linked, app-state key present), the socket starts connecting, and
+   * while it does the entry the first pin touches and Baileys' current pre-key are read; the first chat's
+   * existence check leaves as soon as WhatsApp accepts the login.
+   */
+  static open(store: SessionStore, lease: Lease, snapshot: SessionSnapshot, first: PinRequest, options: DeviceConnectionOptions & { openBy: number }): DeviceConnection {
+    const { deviceId } = lease;
+    if (snapshot.state !== 'linked' || !snapshot.creds?.me) {
+      throw new NotLoggedInError(deviceId, snapshot.state === 'linked' ? 'linking' : (snapshot.state as 'absent' | 'linking' | 'logged-out'));
+    }
+    const auth = openSessionAuthState(store, lease, snapshot);
+    const keys = new AppStateKeys(deviceId, () => auth.all('app-state-sync-key'));
+    keys.upload(); // no key at all: AppStateKeyMissingError before any traffic
+    const collection = AppStateCollection.restore(snapshot.keys['app-state-meta']?.[PIN_COLLECTION] ?? undefined, async (generation, macs) => {
+      const found = await auth.get('app-state-entry', macs.map((mac) => `${generation}.${mac}`));
+      return new Map(macs.flatMap((mac) => (found[`${generation}.${mac}`] ? [[mac, Buffer.from(found[`${generation}.${mac}`]!, 'base64')]] : [])));
+    });
+    const socket = new WaSocket(auth, { deviceId, wsUrl: options.wsUrl, openBy: options.openBy });
+    const sync = new CollectionSync(collection, socket, keys, { mediaUrl: options.mediaUrl });
+    const connection = new DeviceConnection(deviceId, store, auth, socket, sync, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null);
+    // Reads that would otherwise wait on the critical path: the pin's entry, and the pre-key Baileys checks between two login IQs.
+    if (collection.pinsExact) void collection.load([sync.indexMacOf([PIN_INDEX, first.chatJid])]).catch(() => undefined);
+    void Promise.resolve(auth.state.keys.get('pre-key', [String(Math.max(0, auth.state.creds.nextPreKeyId - 1))])).catch(() => undefined);
+    if (options.checkChatExists) {
+      const done = new Promise<void>((resolve, reject) => socket.onLoggedIn(() => assertChatExists(socket, first.chatJid).then(resolve, reject)));
+      done.catch(() => undefined);
+      connection.firstCheck = { chatJid: first.chatJid, done };
+    } else {
+      connection.knownChats.add(first.chatJid);
+    }
+    return connection;
+  }
+
+  /** Whether the connection was opened by an earlier request (a warm one). */
+  get isOpened(): boolean {
+    return this.opened;
+  }
+
+  /**
+   * Serves requests (in arrival order) as one decision: chats are checked, the collection brought up to
+   * date when its pinned chats are not known exactly, then `plan` decides on the account's pinned chats
+   * and what changes goes as one patch. A 409 (the collection moved first) means catching up and deciding
+   * again; a plan that changes nothing is confirmed by WhatsApp (one resync) unless this call already did.
+   */
+  async serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase): Promise<Map<string, RequestOutcome>> {
+    if (!this.opened) await phase('connect', () => this.socket.open());
+    this.opened = true;
+    const outcomes = new Map<string, RequestOutcome>();
+    const missing = await phase('exists', () => this.checkChats(requests));
+    const live = requests.filter((request) => !missing.has(request.chatJid));
+    for (const request of requests) if (missing.has(request.chatJid)) outcomes.set(request.id, missing.get(request.chatJid)!);
+    if (!live.length) return outcomes;
+    let confirmed = false;
+    if (!this.sync.collection.pinsExact) {
+      await phase('fullSync', () => this.sync.full(by));
+      confirmed = true;
+    }
+    for (let attempt = 1; ; attempt++) {
+      const { decisions, changes } = plan(this.sync.collection.pins, live);
+      const settled = changes.size
+        ? (await phase('patch', () => this.sync.upload(mutations(changes), by))) === 'accepted'
+        : confirmed || (await phase('confirm', () => this.sync.refresh(by)));
+      if (settled) {
+        for (const request of live) outcomes.set(request.id, decisions.get(request.id)!);
+        return outcomes;
+      }
+      confirmed = true; // the catch-up brought the server's version
+      if (attempt === MAX_ATTEMPTS) throw new WhatsAppRejectedError(`the account's app state kept changing (${attempt} attempts)`);
+    }
+  }
+
+  /** Stages what the collection changed for the next commit (a full sync's new generation is written first). */
+  async stageAppState(): Promise<void> {
+    const collection = this.sync.collection;
+    if (collection.unwrittenGeneration) {
+      const values = Object.fromEntries([...collection.entries()].map(([mac, value]) => [`${collection.generation}.${mac}`, value.toString('base64')]));
+      await this.store.putUnfenced(this.deviceId, 'app-state-entry', values);
+      collection.written();
+    }
+    const changes = collection.changes();
+    if (!changes) return;
+    this.auth.setKeys({
+      'app-state-meta': { [PIN_COLLECTION]: changes.meta },
+      'app-state-entry': changes.entries,
+      ...(this.legacyAppState && { 'app-state-sync-version': { [PIN_COLLECTION]: null } }),
+    });
+    this.legacyAppState = false;
+  }
+
+  /** Deletes the entries of generations replaced by earlier full syncs (their commit is durable); forgotten at the next commit. */
+  async dropStaleGenerations(): Promise<void> {
+    const stale = [...this.sync.collection.stale];
+    for (const generation of stale) await this.store.deleteKeysWithPrefix(this.deviceId, 'app-state-entry', `${generation}.`);
+    this.sync.collection.forgetStale(stale);
+  }
+
+  /** Chats not known to exist yet are checked in parallel; returns the ones WhatsApp does not know. */
+  private async checkChats(requests: readonly PinRequest[]): Promise<Map<string, ChatNotFoundError>> {
+    const missing = new Map<string, ChatNotFoundError>();
+    const unknown = [...new Set(requests.map((request) => request.chatJid))].filter((chat) => !this.knownChats.has(chat));
+    await Promise.all(
+      unknown.map(async (chatJid) => {
+        try {
+          await (this.firstCheck?.chatJid === chatJid ? this.firstCheck.done : assertChatExists(this.socket, chatJid));
+          this.knownChats.add(chatJid);
+        } catch (error) {
+          if (!(error instanceof ChatNotFoundError)) throw error;
+          missing.set(chatJid, error);
+        }
+      }),
+    );
+    this.firstCheck = undefined;
+    return missing;
+  }
+}
+
+/** The pin mutations of a plan's changes; timestamps increase in request order (the phone orders its pinned list by them). */
+function mutations(changes: Map<string, boolean>): MutationInput[] {
+  const at = Date.now();
+  return [...changes].map(([chatJid, pinned], i) => ({
+    operation: 'set',
+    index: [PIN_INDEX, chatJid],
+    value: { pinAction: { pinned }, timestamp: at + i },
+    apiVersion: PIN_API_VERSION,
+  }));
+}
