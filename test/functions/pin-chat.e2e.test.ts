@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { lambdaContext, loadEvent } from '../support/events.js';
+import { coldHandler, postPin, type Handler } from '../support/handler-calls.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
 // End to end: the real middy handler, DynamoDB Local and the WhatsApp simulator. Only Secrets Manager is a loopback stand-in
 // (its HTTP edge: each cold start builds its own SDK client, which an in-process SDK mock would not reach).
-type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 const CHAT = '6289685028129@s.whatsapp.net';
 let world: HandlerWorld;
-
-/** A fresh module graph: what a cold start gets (new clients, new caches, new Baileys). */
-async function coldHandler(): Promise<Handler> {
-  let handler: Handler | undefined;
-  await jest.isolateModulesAsync(async () => {
-    ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: Handler });
-  });
-  return handler!;
-}
 
 async function post(handler: Handler, name: string) {
   const response = (await handler(loadEvent('api-gateway-v2', name), lambdaContext(29_000))) as APIGatewayProxyResult;
@@ -86,15 +77,7 @@ describe('the WhatsApp rows of the contract, end to end', () => {
   const phone = () => world.sim.phone(world.account.phoneNumber);
   const serverVersion = () => world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
 
-  /** POST /chat/{chat}/pin as `deviceId` (X-Device-Id), with `remainingMs` left in the Lambda. */
-  async function postAs(deviceId: string, pinned: boolean, chat = CHAT, remainingMs = 29_000) {
-    const event = loadEvent('api-gateway-v2', 'pin');
-    event.headers['x-device-id'] = deviceId;
-    event.pathParameters = { chat_jid: chat };
-    event.body = JSON.stringify({ pinned });
-    const response = (await handler(event, lambdaContext(remainingMs))) as APIGatewayProxyResult;
-    return { status: response.statusCode, body: JSON.parse(response.body) as { code: string; message: string }, headers: response.headers };
-  }
+  const postAs = (deviceId: string, pinned: boolean, chatJid = CHAT, remainingMs = 29_000) => postPin(handler, { deviceId, chatJid, pinned, remainingMs });
 
   beforeAll(async () => {
     handler = await coldHandler();
