@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import type { KeyChanges } from '../../lib/session/session-store.js';
+import { connectClient, endClient, memoryAuth } from '../lib/simulator/baileys-client.js';
 import { coldHandler, postPin, type Handler } from '../support/handler-calls.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
@@ -105,5 +108,41 @@ describe('idempotent pins', () => {
     const before = version();
     expect((await pin(jids[1]!)).status).toBe(200);
     expect(version()).toBe(before);
+  });
+});
+
+describe('a session stored before the collection was data (Baileys\' one-value app-state-sync-version)', () => {
+  it('migrates on its next pin with no operator action: full sync, the cap holds, the old value is gone', async () => {
+    // Prepare: a device of today's layout: Baileys itself pinned with chatModify and stored its map
+    const { phoneNumber } = world.sim.createAccount();
+    const jids = ['15550300001', '15550300002', '15550300003', '15550300004'].map((n) => (world.sim.registerNumber(n), `${n}@s.whatsapp.net`));
+    const linked = await world.sim.linkDevice(phoneNumber);
+    const auth = memoryAuth(linked.creds, linked.keys);
+    const client = connectClient(world.sim, auth);
+    expect(await client.settled).toBe('open');
+    await client.sock.chatModify({ pin: true }, jids[0]!);
+    await endClient(client, world.sim);
+    const keys: KeyChanges = {};
+    for (const [name, value] of auth.data) {
+      const [type, id] = [name.slice(0, name.indexOf('/')), name.slice(name.indexOf('/') + 1)];
+      ((keys[type as keyof KeyChanges] ??= {}) as Record<string, unknown>)[id] = value;
+    }
+    expect(keys['app-state-sync-version']?.regular_low?.version).toBe(1);
+    const lease = await world.store.acquireLease('legacy', `seed-${randomUUID()}`, 30);
+    await world.store.commit(lease, { creds: auth.creds, keys });
+    const phone = world.sim.phone(phoneNumber);
+    await phone.setPinned(jids[1]!, true);
+    await phone.setPinned(jids[2]!, true);
+    // Act
+    const fourth = await postPin(handler, { deviceId: 'legacy', chatJid: jids[3]!, pinned: true });
+    const unpin = await postPin(handler, { deviceId: 'legacy', chatJid: jids[0]!, pinned: false });
+    // Assess
+    expect(fourth.status).toBe(409);
+    expect(unpin.status).toBe(200);
+    expect(world.sim.chatState(phoneNumber, jids[0]!)?.pinned).toBe(false);
+    const stored = await world.store.load('legacy');
+    expect(stored.keys['app-state-sync-version']?.regular_low).toBeUndefined();
+    expect(stored.keys['app-state-meta']?.regular_low).toMatchObject({ version: world.sim.appStateVersion(phoneNumber, 'regular_low'), pinsVersion: world.sim.appStateVersion(phoneNumber, 'regular_low') });
+    expect(world.sim.violations).toEqual([]);
   });
 });
