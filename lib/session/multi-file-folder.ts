@@ -2,13 +2,47 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BufferJSON, type AuthenticationCreds } from '@whiskeysockets/baileys';
+import type { CollectionMeta } from '../app-state/collection.js';
 import type { DynamoDbSessionStore } from './dynamodb-session-store.js';
 import type { KeyChanges, KeyType } from './session-store.js';
 
-/** Longest first, so that `sender-key-memory-…` is not read as a `sender-key`. */
+/** Longest first, so that `sender-key-memory-…` is not read as a `sender-key`. `app-state-meta` is ours (Baileys ignores it). */
 const KEY_TYPES: KeyType[] = (
-  ['pre-key', 'session', 'sender-key', 'sender-key-memory', 'app-state-sync-key', 'app-state-sync-version', 'lid-mapping', 'device-list', 'tctoken', 'identity-key'] as KeyType[]
+  ['pre-key', 'session', 'sender-key', 'sender-key-memory', 'app-state-sync-key', 'app-state-sync-version', 'app-state-meta', 'lid-mapping', 'device-list', 'tctoken', 'identity-key'] as KeyType[]
 ).sort((a, b) => b.length - a.length);
+
+type StoredKey = { type: KeyType; id: string; json: string };
+
+/**
+ * The collections stored as data (a meta and one entry per index MAC) folded back into Baileys'
+ * `app-state-sync-version` value (its whole index → value MAC map, keys sorted), beside the meta.
+ */
+function toBaileysAppState(keys: StoredKey[]): StoredKey[] {
+  const metas = keys.filter((key) => key.type === 'app-state-meta');
+  const folded = metas.map(({ id, json }): StoredKey => {
+    const meta = JSON.parse(json) as CollectionMeta;
+    const prefix = `${meta.generation}.`;
+    const macs = keys.filter((key) => key.type === 'app-state-entry' && key.id.startsWith(prefix)).sort((a, b) => a.id.localeCompare(b.id));
+    const indexValueMap = Object.fromEntries(macs.map((key) => [key.id.slice(prefix.length), { valueMac: { type: 'Buffer', data: JSON.parse(key.json) as string } }]));
+    return { type: 'app-state-sync-version', id, json: JSON.stringify({ version: meta.version, hash: { type: 'Buffer', data: meta.hash }, indexValueMap }) };
+  });
+  const replaced = new Set(metas.map((meta) => meta.id));
+  return [...keys.filter((key) => key.type !== 'app-state-entry' && !(key.type === 'app-state-sync-version' && replaced.has(key.id))), ...folded];
+}
+
+/**
+ * The reverse on import: a Baileys map that comes with our meta (an export of ours, same version and hash)
+ * becomes the meta and its entries again; one without (a plain Baileys folder) stays Baileys' value, and
+ * the session migrates on its next pin (a full sync).
+ */
+function fromBaileysAppState(keys: KeyChanges): void {
+  for (const [id, meta] of Object.entries(keys['app-state-meta'] ?? {})) {
+    const map = keys['app-state-sync-version']?.[id];
+    if (!meta || !map || map.version !== meta.version || Buffer.from(map.hash).toString('base64') !== meta.hash) continue;
+    for (const [mac, { valueMac }] of Object.entries(map.indexValueMap)) (keys['app-state-entry'] ??= {})[`${meta.generation}.${mac}`] = Buffer.from(valueMac).toString('base64');
+    delete keys['app-state-sync-version']![id];
+  }
+}
 
 /** Baileys' useMultiFileAuthState file name: `/` → `__`, `:` → `-`. */
 export function multiFileName(type: KeyType, id: string): string {
@@ -47,8 +81,12 @@ export async function importFolder(store: DynamoDbSessionStore, deviceId: string
     ((keys[key.type] ??= {}) as Record<string, unknown>)[key.id] = await parse(file);
     count++;
   }
+  fromBaileysAppState(keys);
+  // Entries are many and named by the meta's generation: nothing reads them before the commit stores the meta.
+  const { 'app-state-entry': entries, ...rest } = keys;
+  if (entries) await store.putUnfenced(deviceId, 'app-state-entry', entries as Record<string, string>);
   const lease = await store.acquireLease(deviceId, `session-cli-import-${randomUUID()}`, 300);
-  await store.commit(lease, { creds, keys });
+  await store.commit(lease, { creds, keys: rest });
   return { keys: count, skipped };
 }
 
@@ -58,6 +96,7 @@ export async function exportFolder(store: DynamoDbSessionStore, deviceId: string
   if (!device.creds) throw new Error(`device ${deviceId} has no session`);
   await mkdir(folder, { recursive: true });
   await writeFile(join(folder, 'creds.json'), device.creds);
-  for (const { type, id, json } of device.keys) await writeFile(join(folder, multiFileName(type, id)), json);
-  return { keys: device.keys.length };
+  const keys = toBaileysAppState(device.keys);
+  for (const { type, id, json } of keys) await writeFile(join(folder, multiFileName(type, id)), json);
+  return { keys: keys.length };
 }

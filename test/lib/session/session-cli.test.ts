@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getNextPreKeys, proto, useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { BufferJSON, getNextPreKeys, proto, useMultiFileAuthState } from '@whiskeysockets/baileys';
 import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-store.js';
 import { multiFileName, parseMultiFileName } from '../../../lib/session/multi-file-folder.js';
 import { runSessionCli } from '../../../lib/session/session-cli.js';
-import { appStateSyncKey, everyKeyCategory, linkedCreds, localTable } from './session-test-data.js';
+import { appStateMeta, appStateSyncKey, everyKeyCategory, linkedCreds, localTable } from './session-test-data.js';
 
 let client: DynamoDBClient;
 let tableName: string;
@@ -71,6 +72,31 @@ describe('session CLI', () => {
     const [before, after] = [await parsedFolder(source), await parsedFolder(exported)];
     expect(Object.keys(before)).toHaveLength(43);
     expect(after).toEqual(before);
+  });
+
+  it('exports the app-state collection as Baileys\' whole map (beside its meta), and imports it back to the same entries', async () => {
+    // Prepare: a session whose collection is stored as data, 500 entries of its generation and one stale one
+    const store = new DynamoDbSessionStore(client, tableName);
+    const meta = appStateMeta(12);
+    const entries = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`${meta.generation}.${createHash('sha256').update(`index ${i}`).digest('base64')}`, createHash('sha256').update(`value ${i}`).digest('base64')]));
+    await store.putUnfenced('collection', 'app-state-entry', { ...entries, 'stale-generation.AAAA': 'BBBB' });
+    await store.commit(await store.acquireLease('collection', 'setup', 30), { creds: linkedCreds(), keys: { 'app-state-meta': { regular_low: meta } } });
+    const [first, second] = [join(work, 'collection-1'), join(work, 'collection-2')];
+    // Act
+    await cli('export', '--device', 'collection', first);
+    await cli('import', '--device', 'collection-copy', first);
+    await cli('export', '--device', 'collection-copy', second);
+    // Assess
+    const baileys = JSON.parse(await readFile(join(first, 'app-state-sync-version-regular_low.json'), 'utf8'), BufferJSON.reviver);
+    expect(baileys.version).toBe(12);
+    expect(Buffer.from(baileys.hash).toString('base64')).toBe(meta.hash);
+    expect(Object.keys(baileys.indexValueMap)).toHaveLength(500);
+    expect((await readdir(first)).filter((file) => file.startsWith('app-state-'))).toEqual(['app-state-meta-regular_low.json', 'app-state-sync-version-regular_low.json']);
+    expect(await parsedFolder(second)).toEqual(await parsedFolder(first));
+    const copied = await store.load('collection-copy');
+    expect(copied.keys['app-state-meta']?.regular_low).toEqual(meta);
+    expect(copied.keys['app-state-sync-version']).toBeUndefined();
+    expect(await store.getKeys('collection-copy', 'app-state-entry', Object.keys(entries).slice(0, 3))).toEqual(Object.fromEntries(Object.entries(entries).slice(0, 3)));
   });
 
   it('restores the ids Baileys needs from the lossy file names', async () => {
