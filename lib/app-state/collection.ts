@@ -134,9 +134,9 @@ export class AppStateCollection {
     this.metaChanged = true;
   }
 
-  /** The whole collection's entries (a full sync's), for the bulk write of its generation. */
-  entries(): Map<string, Buffer> {
-    return new Map([...this.known].filter((entry): entry is [string, Buffer] => entry[1] !== null));
+  /** The whole collection's entries (a full sync's) as stored, for the bulk write of its generation: `<generation>.<index MAC>` → value MAC (base64). */
+  entries(): Record<string, string> {
+    return Object.fromEntries([...this.known].flatMap(([mac, value]) => (value ? [[`${this.generation}.${mac}`, value.toString('base64')]] : [])));
   }
 
   /** The bulk write of the generation is durable: from now on, changed entries go with the commits. */

@@ -8,11 +8,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DisconnectReason, initAuthCreds, makeWASocket, type ConnectionState, type SignalDataSet, type SignalKeyStore } from '@whiskeysockets/baileys';
+import { DisconnectReason, initAuthCreds, makeWASocket, proto, type ConnectionState, type SignalDataSet, type SignalKeyStore, type WASocket } from '@whiskeysockets/baileys';
 import qrcode from 'qrcode-terminal';
+import { AppStateKeys } from '../app-state/app-state-keys.js';
+import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
+import { CollectionSync } from '../app-state/collection-sync.js';
+import { WhatsAppTimeoutError } from '../errors.js';
 import { DynamoDbSessionStore, ensureSessionTable } from '../session/dynamodb-session-store.js';
 import type { KeyChanges, SessionStore } from '../session/session-store.js';
 import { baileysLogger } from '../whatsapp/baileys-logger.js';
+import { takeServerSync } from '../whatsapp/wa-socket.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
 import { dataDir, LOCAL_TABLES, runningStack } from './local-data.js';
 import { localDynamoDbClient, trustSimulatorRoot } from './local-stack.js';
@@ -31,6 +36,7 @@ const USAGE = `usage: npm run login -- [--device ID] [--phone NUMBER] [--table N
 /** A simulated phone that scans by itself. */
 export interface SimulatedPhone {
   wsUrl: string;
+  mediaUrl?: string;
   rootPublicKey: Uint8Array;
   scan(qr: string): Promise<void>;
 }
@@ -42,6 +48,8 @@ export interface LoginOptions {
   phone?: string;
   /** WhatsApp's endpoint (WHATSAPP_WS_URL); ignored with `simulator`. */
   wsUrl?: string;
+  /** WhatsApp's media host (WHATSAPP_MEDIA_URL), where app-state snapshots are downloaded from; ignored with `simulator`. */
+  mediaUrl?: string;
   simulator?: SimulatedPhone;
   force?: boolean;
   keyTimeoutMs?: number;
@@ -50,9 +58,17 @@ export interface LoginOptions {
   verbose?: boolean;
 }
 
-export interface LoginResult { deviceId: string; jid: string; appStateKeyId: string }
+export interface LoginResult {
+  deviceId: string;
+  jid: string;
+  appStateKeyId: string;
+  /** The app-state collection's version after the full sync, or undefined when it failed (the first pin does it). */
+  appStateVersion?: number;
+}
 
 const RENEW_EVERY_MS = 20_000;
+/** Budget of the full app-state sync after linking (a large account's snapshot and patches). */
+const FULL_SYNC_MS = 60_000;
 const LEASE_SECONDS = 60;
 const MAX_RECONNECTS = 3;
 const ignore = () => undefined;
@@ -81,9 +97,14 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
   };
   const renewal = setInterval(() => void serial(async () => (lease = await store.renewLease(lease, LEASE_SECONDS))).catch(() => undefined), RENEW_EVERY_MS);
   const creds = initAuthCreds();
+  /** The app-state keys the phone shared (every one is kept: records may be under older ones). */
+  const appStateKeys: Record<string, proto.Message.IAppStateSyncKeyData | null> = {};
   const keys: SignalKeyStore = {
     get: (type, ids) => store.getKeys(deviceId, type, ids),
-    set: (data: SignalDataSet) => serial(() => store.write(lease, { keys: data as KeyChanges })),
+    set: (data: SignalDataSet) => {
+      Object.assign(appStateKeys, data['app-state-sync-key']);
+      return serial(() => store.write(lease, { keys: data as KeyChanges }));
+    },
   };
 
   let keyShared: () => void = () => undefined;
@@ -98,6 +119,7 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
       shouldSyncHistoryMessage: () => false,
       fireInitQueries: false,
     });
+    takeServerSync(sock, () => undefined);
     sock.ev.on('creds.update', (update) => {
       Object.assign(creds, update);
       // Written through once paired (before, nothing of it can be resumed; a pairing code sets `me` early).
@@ -107,6 +129,8 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
     return sock;
   };
 
+  let appStateVersion: number | undefined;
+  const appStateChanges: KeyChanges = {};
   try {
     let qrCount = 0;
     let codeRequested = false;
@@ -140,11 +164,17 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
         out(`linked as ${creds.me?.id}; waiting for the phone to share the app-state key (up to ${Math.round(keyTimeoutMs / 1000)} s)…`);
         const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), keyTimeoutMs).unref());
         const waited = creds.myAppStateKeyId ? 'key' : await Promise.race([keyArrived.then(() => 'key' as const), timer]);
-        sock.end(undefined);
         if (waited === 'timeout') {
+          sock.end(undefined);
           throw new Error(`the phone did not share the app-state key within ${Math.round(keyTimeoutMs / 1000)} s, so this device cannot pin yet. ` +
             'Keep WhatsApp open and online on the phone, then run login again with --force (and remove the stale entry under Linked devices on the phone).');
         }
+        out('key received; syncing the account\'s chats (app state)…');
+        appStateVersion = await fullSync(sock, deviceId, appStateKeys, options, appStateChanges).then(
+          (version) => (out(`app state synced: version ${version}`), version),
+          (error: Error) => (out(`app-state sync failed (${error.message}); the first pin will do it`), undefined),
+        );
+        sock.end(undefined);
         break;
       }
       sock.end(undefined);
@@ -156,15 +186,16 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
       if (/QR refs attempts ended/.test(outcome.message)) throw new Error('the QR codes expired before anyone scanned them: run login again and scan within the time shown');
       if (!creds.account || attempt >= MAX_RECONNECTS) throw new Error(`connection closed (${outcome.status ?? 'no status'}: ${outcome.message})`);
     }
-    out('key received; saving the session…');
+    out('saving the session…');
     await serial(async () => undefined);
-    await store.commit(lease, { creds });
+    if (appStateChanges['app-state-entry']) await store.putUnfenced(deviceId, 'app-state-entry', appStateChanges['app-state-entry'] as Record<string, string>);
+    await store.commit(lease, { creds, keys: { 'app-state-meta': appStateChanges['app-state-meta'] } });
     clearInterval(renewal);
     const saved = await store.load(deviceId);
     const keyId = saved.creds?.myAppStateKeyId;
     if (saved.state !== 'linked' || !keyId || !saved.keys['app-state-sync-key']?.[keyId]) throw new Error('the session was not persisted completely: run login again');
     out(`ready: device "${deviceId}" is linked as ${saved.creds!.me!.id} and can pin (send X-Device-Id: ${deviceId}, or make it DEFAULT_DEVICE_ID)`);
-    return { deviceId, jid: saved.creds!.me!.id, appStateKeyId: keyId };
+    return { deviceId, jid: saved.creds!.me!.id, appStateKeyId: keyId, appStateVersion };
   } catch (error) {
     clearInterval(renewal);
     await serial(() => store.releaseLease(lease)).catch(() => undefined);
@@ -172,14 +203,32 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
   }
 }
 
+/**
+ * The full sync of the collection pins live in (snapshot + patches), right after linking: the first pin
+ * then knows the account's pinned chats and needs no sync of its own. Fills `changes` with what to store.
+ */
+async function fullSync(sock: WASocket, deviceId: string, keys: Record<string, proto.Message.IAppStateSyncKeyData | null>, options: LoginOptions, changes: KeyChanges): Promise<number> {
+  const transport = {
+    query: async (node: Parameters<WASocket['query']>[0], by: number) => (await sock.query(node, Math.max(1, by - Date.now()))) ?? Promise.reject(new WhatsAppTimeoutError('WhatsApp did not answer the app-state sync')),
+  };
+  const collection = AppStateCollection.restore(undefined, async () => new Map());
+  const sync = new CollectionSync(collection, transport, new AppStateKeys(deviceId, () => keys), { mediaUrl: options.simulator?.mediaUrl ?? options.mediaUrl });
+  await sync.full(Date.now() + FULL_SYNC_MS);
+  changes['app-state-entry'] = sync.collection.entries();
+  sync.collection.written();
+  changes['app-state-meta'] = { [PIN_COLLECTION]: sync.collection.changes()!.meta };
+  return sync.collection.version;
+}
+
 /** The simulated phone behind a simulator control URL (`npm start` serves one at /simulator). */
 export async function simulatedPhone(controlUrl: string): Promise<SimulatedPhone> {
   const base = controlUrl.replace(/\/+$/, '');
   const response = await fetch(`${base}/state`);
   if (!response.ok) throw new Error(`${base}/state answered ${response.status}`);
-  const state = (await response.json()) as { url: string; rootPublicKey: string; phoneNumber: string };
+  const state = (await response.json()) as { url: string; mediaUrl?: string; rootPublicKey: string; phoneNumber: string };
   return {
     wsUrl: state.url,
+    mediaUrl: state.mediaUrl,
     rootPublicKey: Buffer.from(state.rootPublicKey, 'base64'),
     async scan(qr) {
       const scan = await fetch(`${base}/phone/scan`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ qr, phoneNumber: state.phoneNumber }) });
@@ -236,6 +285,7 @@ async function main(argv: string[]): Promise<number> {
       deviceId: values.device ?? (process.env.DEFAULT_DEVICE_ID?.trim() || 'default'),
       phone: values.phone,
       wsUrl: process.env.WHATSAPP_WS_URL?.trim() || undefined,
+      mediaUrl: process.env.WHATSAPP_MEDIA_URL?.trim() || undefined,
       simulator: values.simulator ? await simulatedPhone(values.simulator) : undefined,
       force: values.force,
       verbose: values.verbose,

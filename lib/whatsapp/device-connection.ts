@@ -131,8 +131,7 @@ export class DeviceConnection {
   async stageAppState(): Promise<void> {
     const collection = this.sync.collection;
     if (collection.unwrittenGeneration) {
-      const values = Object.fromEntries([...collection.entries()].map(([mac, value]) => [`${collection.generation}.${mac}`, value.toString('base64')]));
-      await this.store.putUnfenced(this.deviceId, 'app-state-entry', values);
+      await this.store.putUnfenced(this.deviceId, 'app-state-entry', collection.entries());
       collection.written();
     }
     const changes = collection.changes();

@@ -15,6 +15,22 @@ export interface SocketOptions {
 /** How long WhatsApp's 440 (another connection of this device) suggests waiting before a retry. */
 const REPLACED_RETRY_SECONDS = 5;
 
+/**
+ * WhatsApp's `server_sync` notification says an app-state collection moved. Baileys would resync it on
+ * its own (downloading snapshots of collections this device never uses, and keeping a state lib/app-state
+ * does not see): here it is acknowledged and reported to `onSync` instead. The next pin catches up (its
+ * upload's 409, or its confirming resync).
+ */
+export function takeServerSync(sock: WASocket, onSync: (node: BinaryNode) => void): void {
+  const baileys = sock.ws.listeners('CB:notification') as Array<(node: BinaryNode) => void>;
+  sock.ws.removeAllListeners('CB:notification');
+  sock.ws.on('CB:notification', (node: BinaryNode) => {
+    if (node.attrs.type !== 'server_sync') return baileys.forEach((listener) => listener(node));
+    onSync(node);
+    void sock.sendNode(buildAckStanza(node, undefined, sock.authState.creds.me?.id)).catch(() => undefined);
+  });
+}
+
 /** A Baileys close reason as one of our typed errors. */
 export function closeReasonError(deviceId: string, error: unknown): Error {
   const status = (error as Boom | undefined)?.output?.statusCode;
@@ -39,6 +55,8 @@ export class WaSocket {
   /** Messages WhatsApp queued while we were away (`<ib><offline count>`); undefined until it says. */
   private offlineCount: number | undefined;
   private isClosed = false;
+  /** `server_sync` notifications received (app state moved on the server while we were connected). */
+  serverSyncs = 0;
 
   constructor(auth: SessionAuthState, private readonly options: SocketOptions) {
     const budget = Math.max(1, options.openBy - Date.now());
@@ -70,7 +88,7 @@ export class WaSocket {
       transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
     });
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
-    this.takeServerSync();
+    takeServerSync(this.sock, () => this.serverSyncs++);
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
     });
@@ -85,26 +103,6 @@ export class WaSocket {
       });
     });
   }
-
-  /**
-   * WhatsApp's `server_sync` notification says an app-state collection moved. Baileys would resync it on
-   * its own (downloading snapshots of collections this device never uses, writing a state the
-   * collection's owner, lib/app-state, does not see): here it is acknowledged and noted instead; the
-   * next pin catches up (its upload's 409, or its confirming resync).
-   */
-  private takeServerSync(): void {
-    const ws = this.sock.ws;
-    const baileys = ws.listeners('CB:notification') as Array<(node: BinaryNode) => void>;
-    ws.removeAllListeners('CB:notification');
-    ws.on('CB:notification', (node: BinaryNode) => {
-      if (node.attrs.type !== 'server_sync') return baileys.forEach((listener) => listener(node));
-      this.serverSyncs++;
-      void this.sock.sendNode(buildAckStanza(node, undefined, this.sock.authState.creds.me?.id)).catch(() => undefined);
-    });
-  }
-
-  /** `server_sync` notifications received (app state moved on the server while we were connected). */
-  serverSyncs = 0;
 
   /** Runs `listener` once the server accepted the login (`<success>`), before the login IQs complete. */
   onLoggedIn(listener: () => void): void {

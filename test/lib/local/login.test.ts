@@ -42,6 +42,7 @@ describe('npm run login against the simulator', () => {
     expect(login.output().split('\n').filter((line) => /^(connecting|scan now|paired|reconnecting|linked as|key received|ready)/.test(line)).map((line) => line.split(/[ ;:(]/)[0])).toEqual([
       'connecting', 'scan', 'paired', 'reconnecting', 'linked', 'key', 'ready',
     ]);
+    expect(login.output()).toMatch(/^app state synced: version \d+$/m);
     expect(deviceJid).toMatch(/^15550100001:\d+@s\.whatsapp\.net$/);
     expect(deviceJid).not.toBe('15550100001:1@s.whatsapp.net');
     expect(after.status).toBe(200);
