@@ -4,11 +4,11 @@
  * upload of our own mutations on the current version. Every answer is verified before it is applied.
  */
 import { proto, type BinaryNode } from '@whiskeysockets/baileys';
-import { WhatsAppRejectedError } from '../errors.js';
+import { DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { AppStateKeys } from './app-state-keys.js';
 import { AppStateCollection, PIN_COLLECTION } from './collection.js';
 import { downloadExternalBlob } from './external-blob.js';
-import { decodePatch, decodeSnapshot, encodePatch, indexMacOf, touchedIndexMacs, type MutationInput } from './sync-codec.js';
+import { decodePatch, decodeSnapshot, encodePatch, indexMacOf, touchedIndexMacs, type CollectionUpdate, type DecodedMutation, type MutationInput } from './sync-codec.js';
 import { readSyncAnswer, resyncIq, uploadIq, type SyncAnswer } from './sync-iq.js';
 
 /** Sends an IQ and resolves with its answer by `by` (epoch ms); typed errors otherwise. */
@@ -25,9 +25,16 @@ export interface CollectionSyncOptions {
 const MAX_PAGES = 200;
 const toNumber = (n: number | { toNumber(): number } | null | undefined): number => (n === null || n === undefined ? 0 : typeof n === 'number' ? n : n.toNumber());
 
+/** The patches this sync applied one by one since `from` (a snapshot breaks the chain). */
+interface History {
+  from: number;
+  patches: Array<{ version: number; mutations: DecodedMutation[] }>;
+}
+
 export class CollectionSync {
   /** 409 answers met so far. */
   conflicts = 0;
+  private history: History | undefined;
 
   constructor(
     /** The collection as it stands; a full sync replaces it. */
@@ -36,7 +43,18 @@ export class CollectionSync {
     private readonly keys: AppStateKeys,
     private readonly options: CollectionSyncOptions = {},
     private readonly name = PIN_COLLECTION,
-  ) {}
+  ) {
+    this.history = { from: collection.version, patches: [] };
+  }
+
+  /**
+   * The mutations of every patch after `version` (the server's and ours), in order, if this sync saw each
+   * of them; undefined when it cannot tell (it started later, or a snapshot replaced the chain).
+   */
+  mutationsAfter(version: number): DecodedMutation[] | undefined {
+    if (!this.history || this.history.from > version) return undefined;
+    return this.history.patches.filter((patch) => patch.version > version).flatMap((patch) => patch.mutations);
+  }
 
   /** Rebuilds the collection from WhatsApp: the snapshot (if the server has one) and every patch after it. */
   async full(by: number): Promise<void> {
@@ -59,10 +77,15 @@ export class CollectionSync {
     const key = this.keys.upload();
     await this.collection.load(inputs.map((input) => indexMacOf(input.index, key.keys.indexKey)));
     const { patch, update } = encodePatch(this.name, this.collection, this.collection.valueOf, inputs, key);
-    const answer = readSyncAnswer(await this.transport.query(uploadIq(this.name, this.collection.version, patch), by), this.name);
+    const result = await this.transport.query(uploadIq(this.name, this.collection.version, patch), by).catch((error: unknown) => {
+      // Replaced (440) while the patch was in flight: WhatsApp may have applied it; the caller must not be told "busy".
+      if (error instanceof DeviceBusyError) throw new WhatsAppTimeoutError('connection replaced while the patch was in flight: whether WhatsApp applied it is unknown', { cause: error });
+      throw error;
+    });
+    const answer = readSyncAnswer(result, this.name);
     if (answer.status === 'rejected') throw new WhatsAppRejectedError(`WhatsApp rejected the patch: ${answer.reason}`);
     if (answer.status === 'ok') {
-      this.collection.apply(update, 'patch');
+      this.applyPatch(this.collection, update);
       return 'accepted';
     }
     this.conflicts++;
@@ -96,6 +119,7 @@ export class CollectionSync {
         const snapshot = proto.SyncdSnapshot.decode(await this.download(answer.snapshot, by));
         if (!target.acceptsSnapshot) target = AppStateCollection.fresh(target);
         target.apply(decodeSnapshot(this.name, snapshot, this.keys.lookup), 'snapshot');
+        this.history = undefined;
       }
       const patches = answer.patches.filter((patch) => toNumber(patch.version?.version) > target.version);
       for (const patch of patches) {
@@ -104,7 +128,7 @@ export class CollectionSync {
         patch.mutations = [...(patch.mutations ?? []), ...(external.mutations ?? [])];
       }
       await target.load(patches.flatMap(touchedIndexMacs));
-      for (const patch of patches) target.apply(decodePatch(this.name, patch, target, target.valueOf, this.keys.lookup), 'patch');
+      for (const patch of patches) this.applyPatch(target, decodePatch(this.name, patch, target, target.valueOf, this.keys.lookup));
       if (!answer.hasMore) return target;
       if (page === MAX_PAGES) throw new WhatsAppRejectedError('app-state sync did not converge');
       const before = target.version;
@@ -114,6 +138,11 @@ export class CollectionSync {
         return target;
       }
     }
+  }
+
+  private applyPatch(target: AppStateCollection, update: CollectionUpdate): void {
+    target.apply(update, 'patch');
+    this.history?.patches.push({ version: update.version, mutations: update.mutations });
   }
 
   private download(ref: proto.IExternalBlobReference, by: number): Promise<Buffer> {

@@ -11,19 +11,17 @@ import {
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
-  type AttributeValue,
   type DynamoDBClient,
   type TransactWriteItem,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { BufferJSON, proto, type AuthenticationCreds } from '@whiskeysockets/baileys';
-import { DeviceBusyError, LeaseLostError } from '../errors.js';
-import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore, type StoredDataTypeMap } from './session-store.js';
+import { LeaseLostError } from '../errors.js';
+import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore, type StoredDataTypeMap, QueueGrewError } from './session-store.js';
+import { acquireLeaseItem, leaseTtl, LEASE_SK, N, S, errorName, type Item } from './lease-item.js';
 
-type Item = Record<string, AttributeValue>;
 type Op = { item: TransactWriteItem; bytes: number };
 
-const LEASE_SK = 'lease';
 const CREDS_SK = 'h#creds';
 /** Values whose JSON is longer are stored deflated (binary). */
 const COMPRESS_FROM_BYTES = 8 * 1024;
@@ -32,19 +30,14 @@ const PART_BYTES = 350_000;
 /** TransactWriteItems limits: 100 items and 4 MB per request (one slot is kept for the lease fence). */
 const MAX_TX_ITEMS = 100;
 const MAX_TX_BYTES = 3_500_000;
-/** Lease items (which carry the session version) vanish this long after their last use. */
-const LEASE_ITEM_RETENTION_SECONDS = 7 * 24 * 3600;
 const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;
 /** Bulk writes in flight at once (a full sync writes one item per app-state entry). */
 const BATCH_WRITE_PARALLEL = 8;
 const MAX_ATTEMPTS = 8;
 
-const S = (value: string): AttributeValue => ({ S: value });
-const N = (value: number): AttributeValue => ({ N: String(value) });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const backoff = (attempt: number) => sleep(Math.min(1000, 25 * 2 ** attempt) * (0.5 + Math.random() / 2));
-const errorName = (error: unknown) => (error as { name?: string } | undefined)?.name;
 
 /** Sort key of a key's item (part 0) or of one of its further parts; hot keys share the creds' `h#` prefix. */
 function keySortKey(type: KeyType, id: string, ownUser: string | undefined, part = 0): string {
@@ -159,39 +152,19 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   async acquireLease(deviceId: string, owner: string, ttlSeconds: number): Promise<Lease> {
-    const now = this.now();
-    const expiresAt = now + ttlSeconds * 1000;
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.tableName,
-          Key: { pk: S(deviceId), sk: S(LEASE_SK) },
-          UpdateExpression: 'SET #owner = :owner, expiresAt = :expiresAt, acquiredAt = :now, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(#owner) OR expiresAt <= :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'owner', '#ttl': 'ttl' },
-          ExpressionAttributeValues: { ':owner': S(owner), ':expiresAt': N(expiresAt), ':now': N(now), ':ttl': N(this.ttl(expiresAt)) },
-          ReturnValues: 'ALL_NEW',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      );
-      return { deviceId, owner, expiresAt, sessionVersion: Attributes?.sessionVersion?.S };
-    } catch (error) {
-      if (errorName(error) !== 'ConditionalCheckFailedException') throw error;
-      const heldUntil = Number((error as { Item?: Item }).Item?.expiresAt?.N ?? now);
-      throw new DeviceBusyError(deviceId, Math.max(1, Math.ceil((heldUntil - now) / 1000)), { cause: error });
-    }
+    return (await acquireLeaseItem(this.client, this.tableName, deviceId, owner, ttlSeconds, this.now())).lease;
   }
 
   async renewLease(lease: Lease, ttlSeconds: number): Promise<Lease> {
     const expiresAt = this.now() + ttlSeconds * 1000;
     await this.fenced(lease, () =>
-      this.client.send(new UpdateItemCommand(this.leaseUpdate(lease, 'SET expiresAt = :expiresAt, #ttl = :ttl', { ':expiresAt': N(expiresAt), ':ttl': N(this.ttl(expiresAt)) }))),
+      this.client.send(new UpdateItemCommand(this.leaseUpdate(lease, 'SET expiresAt = :expiresAt, #ttl = :ttl', { ':expiresAt': N(expiresAt), ':ttl': N(leaseTtl(expiresAt)) }))),
     );
     return { ...lease, expiresAt };
   }
 
-  async releaseLease(lease: Lease): Promise<void> {
-    await this.fenced(lease, () => this.client.send(new UpdateItemCommand(this.leaseUpdate(lease, 'REMOVE #owner, expiresAt')))).catch((error) => {
+  async releaseLease(lease: Lease, options: { whenSeq?: number } = {}): Promise<void> {
+    await this.transact(lease, [{ Update: this.release(lease, undefined, {}, options.whenSeq) }]).catch((error) => {
       if (!(error instanceof LeaseLostError)) throw error;
     });
   }
@@ -234,16 +207,13 @@ export class DynamoDbSessionStore implements SessionStore {
     for (const [name, parts] of written) this.notePartCount(name, parts);
   }
 
-  async commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Promise<string> {
+  async commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }, options: { whenSeq?: number } = {}): Promise<string> {
     const { groups, written } = this.changeOps(lease.deviceId, changes);
     const transactions = this.pack(groups);
     const last = transactions.pop() ?? [];
     for (const items of transactions) await this.transact(lease, [...items, this.fence(lease)]);
     const sessionVersion = randomUUID();
-    const release = this.leaseUpdate(lease, 'SET sessionVersion = :version, #ttl = :ttl REMOVE #owner, expiresAt', {
-      ':version': S(sessionVersion),
-      ':ttl': N(this.ttl(this.now())),
-    });
+    const release = this.release(lease, 'sessionVersion = :version', { ':version': S(sessionVersion) }, options.whenSeq);
     await this.transact(lease, [...last, { Update: release }]);
     for (const [name, parts] of written) this.notePartCount(name, parts);
     return sessionVersion;
@@ -336,9 +306,6 @@ export class DynamoDbSessionStore implements SessionStore {
     else this.partCounts.delete(name);
   }
 
-  private ttl(epochMs: number): number {
-    return Math.ceil(epochMs / 1000) + LEASE_ITEM_RETENTION_SECONDS;
-  }
 
   private leaseUpdate(lease: Lease, UpdateExpression: string, values: Item = {}) {
     return {
@@ -348,6 +315,18 @@ export class DynamoDbSessionStore implements SessionStore {
       ConditionExpression: '#owner = :owner',
       ExpressionAttributeNames: { '#owner': 'owner', ...(UpdateExpression.includes('#ttl') ? { '#ttl': 'ttl' } : {}) },
       ExpressionAttributeValues: { ':owner': S(lease.owner), ...values },
+    };
+  }
+
+  /** The lease item's release (also setting `set`, e.g. the new session version), conditional on the queue's `seq` when given. */
+  private release(lease: Lease, set: string | undefined, values: Item, whenSeq: number | undefined) {
+    const update = this.leaseUpdate(lease, `SET #ttl = :ttl${set ? `, ${set}` : ''} REMOVE #owner, expiresAt`, { ...values, ':ttl': N(leaseTtl(this.now())) });
+    if (whenSeq === undefined) return update;
+    return {
+      ...update,
+      ConditionExpression: `${update.ConditionExpression} AND (attribute_not_exists(seq) OR seq = :seq)`,
+      ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':seq': N(whenSeq) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
     };
   }
 
@@ -372,8 +351,10 @@ export class DynamoDbSessionStore implements SessionStore {
         await this.client.send(new TransactWriteItemsCommand({ TransactItems, ClientRequestToken: randomUUID() }));
         return;
       } catch (error) {
-        const reasons = (error as { CancellationReasons?: Array<{ Code?: string }> }).CancellationReasons ?? [];
-        if (reasons[TransactItems.length - 1]?.Code === 'ConditionalCheckFailed') {
+        const reasons = (error as { CancellationReasons?: Array<{ Code?: string; Item?: Item }> }).CancellationReasons ?? [];
+        const fence = reasons[TransactItems.length - 1];
+        if (fence?.Code === 'ConditionalCheckFailed') {
+          if (fence.Item?.owner?.S === lease.owner) throw new QueueGrewError(Number(fence.Item.seq?.N ?? 0));
           throw new LeaseLostError(`lease on device ${lease.deviceId} lost`, { cause: error });
         }
         if (!reasons.some((reason) => reason.Code === 'TransactionConflict')) throw error;

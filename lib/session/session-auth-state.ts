@@ -18,8 +18,11 @@ export interface SessionAuthState {
   credsChanged(update: Partial<AuthenticationCreds>): void;
   /** Key changes kept for the final commit (e.g. app-state-sync-version of a pin). */
   setKeys(changes: KeyChanges): void;
-  /** Waits for write-throughs, then commits what is pending and releases the lease; returns the session version. */
-  commit(options?: { state?: 'logged-out' }): Promise<string>;
+  /**
+   * Waits for write-throughs, then commits what is pending and releases the lease; returns the session
+   * version. `whenSeq`: only if no request was queued on the device since (QueueGrewError: nothing written, still pending).
+   */
+  commit(options?: { state?: 'logged-out' }, release?: { whenSeq?: number }): Promise<string>;
   /** Store requests issued through this auth state since it was opened or rebound. */
   requests(): number;
   /** A write-through failed (e.g. fenced out between calls): memory may be ahead of the store; do not reuse. */
@@ -121,11 +124,11 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       remember(changes);
       for (const [type, values] of Object.entries(changes)) Object.assign(((pending as Record<string, object>)[type] ??= {}), values);
     },
-    async commit(options = {}) {
+    async commit(options = {}, release = {}) {
       await writes;
       if (writeError) throw writeError;
       requests++;
-      const version = await store.commit(lease, { creds: credsDirty ? creds : undefined, keys: pending, state: options.state });
+      const version = await store.commit(lease, { creds: credsDirty ? creds : undefined, keys: pending, state: options.state }, release);
       credsDirty = false;
       for (const type of Object.keys(pending)) delete pending[type as KeyType];
       return version;

@@ -54,6 +54,16 @@ export interface Lease {
   /** Epoch milliseconds. */
   expiresAt: number;
   sessionVersion?: string;
+  /** Requests queued on the device so far (lib/device-turns): a release can be made conditional on it. */
+  seq?: number;
+}
+
+/** A release conditional on the queue (`whenSeq`) found requests queued since: nothing was committed, the lease is still ours. */
+export class QueueGrewError extends Error {
+  constructor(readonly seq: number) {
+    super(`requests were queued on the device (seq ${seq}) since the lease's view`);
+    this.name = 'QueueGrewError';
+  }
 }
 
 /** What a pin needs: the state, the creds and every hot key (app-state-sync-key and -version). */
@@ -77,8 +87,8 @@ export interface SessionStore {
   acquireLease(deviceId: string, owner: string, ttlSeconds: number): Promise<Lease>;
   /** LeaseLostError when the lease is not ours any more. */
   renewLease(lease: Lease, ttlSeconds: number): Promise<Lease>;
-  /** Conditional on ownership; silently ok when already lost. */
-  releaseLease(lease: Lease): Promise<void>;
+  /** Conditional on ownership; silently ok when already lost. `whenSeq` as for commit. */
+  releaseLease(lease: Lease, options?: { whenSeq?: number }): Promise<void>;
   /** Creds, state and hot keys in one request (more only beyond 1 MB). */
   load(deviceId: string): Promise<SessionSnapshot>;
   /** Batched reads (≤ 100 keys per request), unprocessed keys retried. Absent ids are left out. */
@@ -92,8 +102,11 @@ export interface SessionStore {
   deleteKeysWithPrefix(deviceId: string, type: KeyType, idPrefix: string): Promise<void>;
   /** Write-through, durable when resolved; fenced by the lease, which it keeps. LeaseLostError when fenced out. */
   write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void>;
-  /** Final fenced write that also releases the lease; returns the new session version. LeaseLostError when fenced out. */
-  commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }): Promise<string>;
+  /**
+   * Final fenced write that also releases the lease; returns the new session version. LeaseLostError when
+   * fenced out. `whenSeq`: release only if no request was queued since (QueueGrewError otherwise, nothing written).
+   */
+  commit(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges; state?: 'logged-out' }, options?: { whenSeq?: number }): Promise<string>;
   list(): Promise<DeviceSummary[]>;
   deleteDevice(deviceId: string): Promise<void>;
 }

@@ -7,16 +7,17 @@ import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
 import { CollectionSync } from '../app-state/collection-sync.js';
 import { PIN_INDEX } from '../app-state/pin-projection.js';
 import type { MutationInput } from '../app-state/sync-codec.js';
+import type { BeforeUpload, DeviceLink, OpenLink, Phase } from '../device-turns/device-link.js';
+import type { BatchRecord } from '../device-turns/device-queue.js';
+import type { RequestOutcome } from '../device-turns/turn-outcome.js';
 import { ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
-import type { PinDecision, PinPlanner } from '../pin/pin-policy.js';
+import { logger } from '../observability.js';
+import type { PinPlanner } from '../pin/pin-policy.js';
 import type { PinRequest } from '../pin/whatsapp-port.js';
 import { openSessionAuthState, type SessionAuthState } from '../session/session-auth-state.js';
-import type { Lease, SessionSnapshot, SessionStore } from '../session/session-store.js';
+import { QueueGrewError, type Lease, type SessionSnapshot, type SessionStore } from '../session/session-store.js';
 import { assertChatExists } from './chat-existence.js';
 import { WaSocket } from './wa-socket.js';
-
-/** Measures a named step of the call (log line, X-Ray subsegment). */
-export type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
 
 export interface DeviceConnectionOptions {
   /** WhatsApp's endpoints (the simulator); undefined → WhatsApp's. */
@@ -25,14 +26,23 @@ export interface DeviceConnectionOptions {
   checkChatExists: boolean;
 }
 
-/** A request's outcome: its decision, or the typed error that settled it alone (ChatNotFoundError). */
-export type RequestOutcome = PinDecision | Error;
-
 /** Plans (and uploads) at most this often per batch before giving up: the account's app state kept moving. */
 const MAX_ATTEMPTS = 4;
 const PIN_API_VERSION = 5;
+/** At most this long is spent on a queued offline backlog after the pin; the rest waits for the next call. */
+const DRAIN_BUDGET_MS = 2_000;
+/** A warm connection idle for longer is not trusted (a frozen Lambda sends no keep-alives). */
+const MAX_IDLE_MS = 25_000;
 
-export class DeviceConnection {
+/** Opens devices over Baileys and the session store (lib/device-turns hands them from turn to turn). */
+export function deviceConnections(store: SessionStore, options: DeviceConnectionOptions): OpenLink {
+  return async (lease, first, openBy, phase) => {
+    const snapshot = await phase('load', () => store.load(lease.deviceId));
+    return DeviceConnection.open(store, lease, snapshot, first, { ...options, openBy });
+  };
+}
+
+export class DeviceConnection implements DeviceLink {
   readonly knownChats = new Set<string>();
   /** Session version our last commit wrote: equal on the next lease means nobody else changed the session. */
   sessionVersion?: string;
@@ -89,9 +99,64 @@ export class DeviceConnection {
     return connection;
   }
 
-  /** Whether the connection was opened by an earlier request (a warm one). */
-  get isOpened(): boolean {
-    return this.opened;
+  async reusable(lease: Lease, by: number): Promise<boolean> {
+    // Work Baileys started between calls (e.g. a key share) writes under the released lease and fails:
+    // let it finish first, so that a failure discards this memory.
+    await this.socket.settle(by);
+    const usable =
+      this.socket.isOpen &&
+      !this.auth.failed() &&
+      this.sessionVersion !== undefined &&
+      this.sessionVersion === lease.sessionVersion &&
+      Date.now() - this.idleSince < MAX_IDLE_MS;
+    if (!usable) return false;
+    this.auth.rebind(lease);
+    this.sync.conflicts = 0;
+    return true;
+  }
+
+  async landed(batch: BatchRecord, by: number): Promise<boolean | undefined> {
+    await this.sync.refresh(by);
+    const mutations = this.sync.mutationsAfter(batch.base);
+    if (!mutations) return undefined;
+    return batch.mutations.some(([chatJid, pinned, at]) =>
+      mutations.some((m) => m.index[0] === PIN_INDEX && m.index[1] === chatJid && !!m.value.pinAction?.pinned === pinned && Number(m.value.timestamp) === at),
+    );
+  }
+
+  async drain(by: number, phase: Phase): Promise<void> {
+    if (this.drained !== undefined) return;
+    this.drained = (await phase('drain', () => this.socket.drain(Math.min(by, Date.now() + DRAIN_BUDGET_MS)))).complete;
+  }
+
+  async finish(lease: Lease, options: { failure?: unknown; keep: boolean; whenSeq?: number; by: number }): Promise<boolean> {
+    const keep = options.keep && options.failure === undefined && this.socket.isOpen && this.drained !== false;
+    if (!keep) await this.socket.end();
+    await this.socket.settle(options.by);
+    await this.stageAppState();
+    const loggedOut = options.failure instanceof NotLoggedInError && options.failure.reason === 'logged-out';
+    try {
+      this.sessionVersion = await this.auth.commit(loggedOut ? { state: 'logged-out' } : undefined, { whenSeq: options.whenSeq });
+    } catch (error) {
+      if (error instanceof QueueGrewError) throw error;
+      // After WhatsApp accepted the pin the answer stays 200: the next call catches up with a 409.
+      logger.error('session commit failed', { error, pinAccepted: options.failure === undefined });
+      await this.socket.end();
+      await this.store.releaseLease(lease).catch(() => undefined);
+      return false;
+    }
+    this.idleSince = Date.now();
+    if (keep && !this.auth.failed()) return true;
+    await this.socket.end();
+    return false;
+  }
+
+  end(): Promise<void> {
+    return this.socket.end();
+  }
+
+  stats() {
+    return { appStateVersion: this.sync.collection.version, conflicts: this.sync.conflicts, offlineDelivered: this.socket.offlineDelivered, dynamodbRequests: this.auth.requests() };
   }
 
   /**
@@ -100,7 +165,7 @@ export class DeviceConnection {
    * and what changes goes as one patch. A 409 (the collection moved first) means catching up and deciding
    * again; a plan that changes nothing is confirmed by WhatsApp (one resync) unless this call already did.
    */
-  async serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase): Promise<Map<string, RequestOutcome>> {
+  async serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>> {
     if (!this.opened) await phase('connect', () => this.socket.open());
     this.opened = true;
     const outcomes = new Map<string, RequestOutcome>();
@@ -115,8 +180,10 @@ export class DeviceConnection {
     }
     for (let attempt = 1; ; attempt++) {
       const { decisions, changes } = plan(this.sync.collection.pins, live);
-      const settled = changes.size
-        ? (await phase('patch', () => this.sync.upload(mutations(changes), by))) === 'accepted'
+      const inputs = mutations(changes);
+      if (inputs.length) await beforeUpload?.({ base: this.sync.collection.version, decisions, mutations: inputs.map((m) => [m.index[1]!, !!m.value.pinAction?.pinned, Number(m.value.timestamp)]) });
+      const settled = inputs.length
+        ? (await phase('patch', () => this.sync.upload(inputs, by))) === 'accepted'
         : confirmed || (await phase('confirm', () => this.sync.refresh(by)));
       if (settled) {
         for (const request of live) outcomes.set(request.id, decisions.get(request.id)!);
@@ -172,7 +239,7 @@ export class DeviceConnection {
 }
 
 /** The pin mutations of a plan's changes; timestamps increase in request order (the phone orders its pinned list by them). */
-function mutations(changes: Map<string, boolean>): MutationInput[] {
+function mutations(changes: ReadonlyMap<string, boolean>): MutationInput[] {
   const at = Date.now();
   return [...changes].map(([chatJid, pinned], i) => ({
     operation: 'set',

@@ -1,26 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
-import { BaileysWhatsApp } from '../../../lib/whatsapp/baileys-whatsapp.js';
+import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
+import { closePort, newPort } from '../../reliability/reliability-world.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
 import { connectClient, endClient, memoryAuth, type Client } from '../simulator/baileys-client.js';
 
 let world: World;
-let whatsapp: BaileysWhatsApp;
+let whatsapp: WhatsAppPort;
 const context = () => ({ deadline: Date.now() + 15_000, invocationId: randomUUID() });
 // One simulated account serves every device of this file: its pinned chats add up, so no cap here (the cap has its own tests).
 const plan = pinPolicy(0);
 
 beforeAll(async () => {
   world = await startWorld();
-  whatsapp = new BaileysWhatsApp(world.store, { wsUrl: world.sim.url, checkChatExists: true, leaseSeconds: 30 });
+  whatsapp = newPort(world);
 });
 afterAll(async () => {
-  await whatsapp.close();
+  await closePort(whatsapp);
   await world.stop();
 });
 
-describe('BaileysWhatsApp against the simulator and DynamoDB Local', () => {
+describe('the WhatsApp port (device turns over Baileys connections) against the simulator and DynamoDB Local', () => {
   it('pins and unpins; the simulator verified the patches and the store follows its version', async () => {
     // Prepare
     const linked = await world.link('pin-unpin');
@@ -37,7 +38,7 @@ describe('BaileysWhatsApp against the simulator and DynamoDB Local', () => {
   });
 });
 
-describe('BaileysWhatsApp: conflicts, faults and missing chats', () => {
+describe('the WhatsApp port: conflicts, faults and missing chats', () => {
   const phone = () => world.sim.phone(world.account.phoneNumber);
   const pin = (deviceId: string, chatJid = world.contactJid, pinned = true, ctx = context()) => whatsapp.setChatPinned({ deviceId, chatJid, pinned }, ctx, plan);
   const storedVersion = async (deviceId: string) => (await world.store.load(deviceId)).keys['app-state-meta']?.regular_low?.version;

@@ -1,0 +1,35 @@
+/** What the device's turn-taking needs from a connected device (implemented over Baileys by lib/whatsapp/device-connection.ts). */
+import type { PinPlanner } from '../pin/pin-policy.js';
+import type { PinRequest } from '../pin/whatsapp-port.js';
+import type { Lease } from '../session/session-store.js';
+import type { BatchRecord } from './device-queue.js';
+import type { RequestOutcome } from './turn-outcome.js';
+
+/** Measures a named step of the call (log line, X-Ray subsegment). */
+export type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/** Runs right before a patch that changes the account is sent; may throw to stop it (e.g. a queued request was withdrawn). */
+export type BeforeUpload = (upload: { base: number; decisions: Map<string, string>; mutations: Array<[string, boolean, number]> }) => Promise<void>;
+
+export interface DeviceLink {
+  /** Whether the link can serve under this new lease (alive, nobody changed the session since its commit, not idle too long). */
+  reusable(lease: Lease, by: number): Promise<boolean>;
+  /** Serves requests (arrival order) as one decision; resolves with each request's outcome. */
+  serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>>;
+  /** Whether a batch another holder was uploading landed, after catching up with WhatsApp; undefined when it cannot tell. */
+  landed(batch: BatchRecord, by: number): Promise<boolean | undefined>;
+  /** Processes what WhatsApp queued while the device was away (a cold connection), within `by`. */
+  drain(by: number, phase: Phase): Promise<void>;
+  /**
+   * Commits what changed and releases the lease (conditional on the queue: QueueGrewError, nothing
+   * written). Resolves whether the connection stays open for the next turn (`keep` asked for it and it is healthy).
+   */
+  finish(lease: Lease, options: { failure?: unknown; keep: boolean; whenSeq?: number; by: number }): Promise<boolean>;
+  /** Ends the connection (no logout). */
+  end(): Promise<void>;
+  /** For the call's log line. */
+  stats(): { appStateVersion: number; conflicts: number; offlineDelivered: number; dynamodbRequests: number };
+}
+
+/** Opens a device cold: loads its session under `lease` and starts connecting (for `first`, whose chat's existence check leaves at login). */
+export type OpenLink = (lease: Lease, first: PinRequest, openBy: number, phase: Phase) => Promise<DeviceLink>;
