@@ -39,10 +39,10 @@ export const MAX_RECEIVE_COUNT = 5;
 export const OPENAPI_FILE = join(PROJECT_ROOT, 'openapi.yaml');
 
 /**
- * API Gateway's own answers, in the seed's envelope: [type, status (undefined: the gateway's), code, message
- * (undefined: the gateway's own, JSON-quoted by $context.error.messageString)].
+ * API Gateway's own answers, in the seed's envelope: [type, status, code, message (undefined: the gateway's
+ * own, JSON-quoted by $context.error.messageString)].
  */
-export const GATEWAY_RESPONSES: Array<[ResponseType, string | undefined, string, string | undefined]> = [
+export const GATEWAY_RESPONSES: Array<[ResponseType, string, string, string | undefined]> = [
   // An unknown path or method. The REST API's default is 403 "Missing Authentication Token", or with an
   // Authorization header (every GOWA client sends Basic) a 403 that echoes the header's value.
   [ResponseType.MISSING_AUTHENTICATION_TOKEN, '404', '404', 'Not Found'],
