@@ -4,18 +4,20 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
-import { SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { SqsFifoMessageGroupShortCircuitError, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { ValidationError } from '../lib/errors.js';
 import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
 import { basicAuth, bodyLimit, httpOnly, respond } from '../lib/http/middlewares.js';
-import { mapError, type Envelope } from '../lib/http/error-response.js';
+import { isClientError, mapError, type Envelope } from '../lib/http/error-response.js';
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
 import { logger, metrics, tracer } from '../lib/observability.js';
 import { PinChat, type PinChatInput, type PinChatResult } from '../lib/pin/pin-chat.js';
+import { DeadLetterQueue } from '../lib/queue/dead-letter-queue.js';
 import { createWhatsAppPort } from '../lib/whatsapp/create-whatsapp-port.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -27,6 +29,8 @@ const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,
   new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
 );
+const deadLetters = config.deadLetterQueueUrl ? new DeadLetterQueue(config.deadLetterQueueUrl, new SQSClient({})) : undefined;
+if (config.stage) metrics.setDefaultDimensions({ stage: config.stage });
 
 /** Percent-decodes once (API Gateway may hand over `%40`); a value that does not decode is kept as is and fails validation. */
 function decoded(value: string | undefined): string | undefined {
@@ -64,8 +68,8 @@ async function pin(input: PinChatInput, context: Context, invocationId: string) 
   return envelope(await pinChat.execute(command, { deadline, invocationId }));
 }
 
-/** SQS (FIFO, one message group per device): each record is a direct pin request; failed ones are retried. */
-async function pinRecord(record: SQSRecord, context: Context) {
+/** Parses an SQS record's body: a direct pin request. */
+function recordInput(record: SQSRecord): PinChatInput {
   let body: unknown;
   try {
     body = JSON.parse(record.body);
@@ -73,11 +77,32 @@ async function pinRecord(record: SQSRecord, context: Context) {
     throw new ValidationError('body: invalid JSON', { cause: error });
   }
   if (!isObject(body)) throw new ValidationError('body: must be a JSON object');
+  return { chatJid: body.chat_jid, pinned: body.pinned, deviceId: body.device_id };
+}
+
+/**
+ * SQS (FIFO, one message group per device). A failed record is logged once, with its own keys only. A
+ * client error goes to the dead-letter queue at once (retrying cannot help); any other failure is
+ * reported back and retried, up to the queue's redrive policy.
+ */
+async function pinRecord(record: SQSRecord, context: Context) {
+  logger.appendKeys({ messageId: record.messageId, messageGroupId: record.attributes.MessageGroupId });
   try {
-    return await pin({ chatJid: body.chat_jid, pinned: body.pinned, deviceId: body.device_id }, context, `${context.awsRequestId}:${record.messageId}`);
+    return await pin(recordInput(record), context, `${context.awsRequestId}:${record.messageId}`);
   } catch (error) {
-    logger.warn('sqs record failed', { messageId: record.messageId, status: mapError(error).statusCode });
-    throw error;
+    const { statusCode, body } = mapError(error);
+    const deadLetter =
+      deadLetters && isClientError(error)
+        ? await deadLetters.send(record, body.message).then(
+            () => ({ deadLettered: true }),
+            (deadLetterError: unknown) => ({ deadLettered: false, deadLetterError }),
+          )
+        : undefined;
+    logger.warn('sqs record failed', { status: statusCode, reason: body.message, error: statusCode >= 500 ? error : undefined, ...deadLetter });
+    if (!deadLetter?.deadLettered) throw error;
+    return undefined;
+  } finally {
+    logger.resetKeys();
   }
 }
 
@@ -93,11 +118,18 @@ export const handler = middy<InvocationEvent, unknown, Error, Context>()
   .handler(async (event, context) => {
     if (isSqsEvent(event)) {
       const processor = new SqsFifoPartialProcessorAsync();
-      return processPartialResponse(event, (record: SQSRecord) => pinRecord(record, context), processor, {
+      const response = await processPartialResponse(event, (record: SQSRecord) => pinRecord(record, context), processor, {
         context,
         skipGroupOnError: true,
         throwOnFullBatchFailure: false,
       });
+      // Records after a failure in their message group are not tried (order per device): they fail too.
+      processor.failureMessages.forEach((record, i) => {
+        if (!(processor.errors[i] instanceof SqsFifoMessageGroupShortCircuitError)) return;
+        const { messageId, attributes } = record as SQSRecord;
+        logger.warn('sqs record failed', { messageId, messageGroupId: attributes.MessageGroupId, reason: 'not tried: an earlier record of its message group failed' });
+      });
+      return response;
     }
     return pin(toInput(event), context, context.awsRequestId);
   });

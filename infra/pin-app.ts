@@ -27,7 +27,7 @@ export function definePinApp(app: App): PinApp {
   });
   // Weak cross-stack references (cdk.json's recommended flags) read outputs with Fn::GetStackOutput and
   // add no stack dependency of their own: deploy order is declared here.
-  stateless.addDependency(stateful, 'reads the table, key and secret outputs');
+  stateless.addStackDependency(stateful, 'reads the table, key and secret outputs');
   Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { settings, stateful, stateless };
 }

@@ -11,8 +11,10 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/observability.js';
 import { lambdaBundling } from './bundling.js';
 
 export const PIN_ENTRY = fileURLToPath(new URL('../functions/pin-chat.ts', import.meta.url));
@@ -37,7 +39,10 @@ export const SESSION_TABLE_ACTIONS = [
 export const TABLE_KEY_ACTIONS = ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey', 'kms:DescribeKey'];
 
 export interface PinFunctionProps {
+  /** STAGE: the `stage` dimension of every metric the function emits. */
+  stage: string;
   defaultDeviceId: string;
+  maxPinnedChats: number;
   memorySize: number;
   reservedConcurrency?: number;
 }
@@ -67,11 +72,13 @@ export class PinFunction extends Construct {
       logGroup,
       bundling: lambdaBundling,
       environment: {
+        STAGE: props.stage,
         DEFAULT_DEVICE_ID: props.defaultDeviceId,
+        MAX_PINNED_CHATS: String(props.maxPinnedChats),
         CHECK_CHAT_EXISTS: 'true',
         PIN_TIMEOUT_MS: String(PIN_TIMEOUT.toMilliseconds()),
-        POWERTOOLS_SERVICE_NAME: 'pin-chat',
-        POWERTOOLS_METRICS_NAMESPACE: 'WhatsAppPin',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       },
     });
     Validations.of(this.function).acknowledge({
@@ -98,6 +105,12 @@ export class PinFunction extends Construct {
     this.function.addEnvironment('API_CREDENTIALS_SECRET_ID', secret.secretArn);
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [secret.secretArn] }));
     this.role.addToPrincipalPolicy(this.viaService(key, ['kms:Decrypt'], 'secretsmanager'));
+  }
+
+  /** DEAD_LETTER_QUEUE_URL + SendMessage on that queue only (SQS-managed encryption: no key to grant). */
+  useDeadLetterQueue(queue: IQueue): void {
+    this.function.addEnvironment('DEAD_LETTER_QUEUE_URL', queue.queueUrl);
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
   }
 
   /** Key use allowed only when the named service calls KMS on the function's behalf. */

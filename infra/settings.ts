@@ -17,6 +17,14 @@ export interface Settings {
   memorySize: number;
   /** Reserved concurrency of the function; undefined leaves it unreserved. */
   reservedConcurrency: number | undefined;
+  /** MAX_PINNED_CHATS of the function: most chats an account may have pinned; 0 disables the check. */
+  maxPinnedChats: number;
+  /** Create API Gateway's account-wide CloudWatch role (AWS::ApiGateway::Account): it replaces the one the account and region had. */
+  apiGatewayCloudWatchRole: boolean;
+  /** Where alarms are sent (an SNS topic with this email subscription); undefined creates no topic. */
+  alarmEmail: string | undefined;
+  /** Alarm threshold of the pin latency p95 (ms, over 5 minutes). */
+  pinLatencyP95AlarmMs: number;
 }
 
 function text(node: Node, key: string, pattern: RegExp): string {
@@ -34,14 +42,26 @@ function number(node: Node, key: string, min: number, max: number, integer = tru
   return value;
 }
 
+function flag(node: Node, key: string): boolean {
+  const value = node.tryGetContext(key);
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false' || value === undefined || value === null) return false;
+  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+const absent = (value: unknown) => value === undefined || value === null || value === '' || value === 'none';
+
 export function readSettings(node: Node): Settings {
-  const reserved = node.tryGetContext('reservedConcurrency');
   return {
     stage: text(node, 'stage', /^[A-Za-z][A-Za-z0-9-]{0,31}$/),
     defaultDeviceId: text(node, 'defaultDeviceId', /^[A-Za-z0-9._-]{1,64}$/),
     throttleRateLimit: number(node, 'throttleRateLimit', 0.1, 10_000, false),
     throttleBurstLimit: number(node, 'throttleBurstLimit', 1, 5_000),
     memorySize: number(node, 'memorySize', 128, 10_240),
-    reservedConcurrency: reserved === undefined || reserved === null || reserved === 'none' ? undefined : number(node, 'reservedConcurrency', 1, 1_000),
+    reservedConcurrency: absent(node.tryGetContext('reservedConcurrency')) ? undefined : number(node, 'reservedConcurrency', 1, 1_000),
+    maxPinnedChats: number(node, 'maxPinnedChats', 0, 100),
+    apiGatewayCloudWatchRole: flag(node, 'apiGatewayCloudWatchRole'),
+    alarmEmail: absent(node.tryGetContext('alarmEmail')) ? undefined : text(node, 'alarmEmail', /^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/),
+    pinLatencyP95AlarmMs: number(node, 'pinLatencyP95AlarmMs', 100, 60_000),
   };
 }

@@ -21,6 +21,10 @@ export interface Config {
   pinTimeoutMs: number;
   /** Lease duration on a device (renewed while a call runs). */
   leaseSeconds: number;
+  /** Dead-letter queue of the SQS source: a record that can never succeed (a client error) goes there at once. Undefined: retried like any failure. */
+  deadLetterQueueUrl: string | undefined;
+  /** Deployment stage, added as the `stage` dimension of every metric; undefined adds none. */
+  stage: string | undefined;
 }
 
 type Env = Record<string, string | undefined>;
@@ -47,6 +51,13 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
+function url(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  if (!value) return undefined;
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new Error(`${name} must be an http(s) URL, got "${value}"`);
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
     sessionTable: required(env, 'SESSION_TABLE'),
@@ -58,5 +69,7 @@ export function loadConfig(env: Env = process.env): Config {
     checkChatExists: boolean(env, 'CHECK_CHAT_EXISTS', true),
     pinTimeoutMs: integer(env, 'PIN_TIMEOUT_MS', 20_000, 1_000, 28_000),
     leaseSeconds: integer(env, 'LEASE_SECONDS', 30, 5, 900),
+    deadLetterQueueUrl: url(env, 'DEAD_LETTER_QUEUE_URL'),
+    stage: env.STAGE?.trim() || undefined,
   };
 }

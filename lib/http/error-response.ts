@@ -70,3 +70,8 @@ export function mapError(error: unknown): MappedError {
   if (error instanceof WhatsAppTimeoutError) return serverError(504, 'GATEWAY_TIMEOUT', 'WhatsApp did not answer in time');
   return bodyParserError(error) ?? serverError(500, 'INTERNAL_SERVER_ERROR', 'internal server error');
 }
+
+/** A request that fails the same way however often it is sent again: a 4xx other than "device is busy, retry later". */
+export function isClientError(error: unknown): boolean {
+  return mapError(error).statusCode < 500 && !(error instanceof DeviceBusyError);
+}

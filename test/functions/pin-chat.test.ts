@@ -1,12 +1,16 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
+import { stderr, stdout } from 'node:process';
+import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult, SQSBatchResponse } from 'aws-lambda';
 import {
   AppStateKeyMissingError,
   ChatNotFoundError,
   DeviceBusyError,
   NotLoggedInError,
+  PinLimitError,
   WhatsAppRejectedError,
   WhatsAppTimeoutError,
 } from '../../lib/errors.js';
@@ -14,7 +18,7 @@ import type { PinDecision } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
 
-// The only test double of this suite stands at the WhatsApp port; Secrets Manager is mocked at the SDK edge.
+// The only test double of this suite stands at the WhatsApp port; Secrets Manager and SQS are mocked at the SDK edge.
 const calls: Array<{ command: PinChatCommand; context: PinChatContext }> = [];
 let behaviour: (command: PinChatCommand) => Promise<PinDecision> = async () => 'change';
 const port: WhatsAppPort = {
@@ -26,21 +30,45 @@ const port: WhatsAppPort = {
 jest.unstable_mockModule('../../lib/whatsapp/create-whatsapp-port.js', () => ({ createWhatsAppPort: () => port }));
 
 const secrets = mockClient(SecretsManagerClient);
+const sqs = mockClient(SQSClient);
 const SECRET_ID = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pin-api-credentials';
+const DLQ_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/pin-dead-letters.fifo';
 let handler: (event: unknown, context: unknown) => Promise<unknown>;
+let metrics: Metrics;
 
 beforeAll(async () => {
   process.env.SESSION_TABLE = 'sessions';
   process.env.API_CREDENTIALS_SECRET_ID = SECRET_ID;
   process.env.DEFAULT_DEVICE_ID = 'default';
+  process.env.DEAD_LETTER_QUEUE_URL = DLQ_URL;
+  process.env.STAGE = 'staging';
   secrets.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ basic_auth: `admin:x:y:z,${SAMPLE_BASIC_AUTH}` }) });
   ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler });
+  ({ metrics } = await import('../../lib/observability.js'));
 });
 
 beforeEach(() => {
   calls.length = 0;
   behaviour = async () => 'change';
+  sqs.reset();
+  sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter-1' });
 });
+
+/** The JSON lines the handler logs while `act` runs (Powertools writes to the worker's real streams; they still get there). */
+async function loggedBy(act: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
+  const spies = [jest.spyOn(stdout, 'write'), jest.spyOn(stderr, 'write')];
+  let written: string[];
+  try {
+    await act();
+  } finally {
+    written = spies.flatMap((spy) => spy.mock.calls.map(([chunk]) => String(chunk)));
+    for (const spy of spies) spy.mockRestore();
+  }
+  return written
+    .flatMap((text) => text.split('\n'))
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
 
 type HttpSource = 'api-gateway-v1' | 'api-gateway-v2';
 const APP_STATE_KEY_MISSING =
@@ -285,24 +313,160 @@ describe('SQS (FIFO) batches', () => {
     expect(calls[0].context.invocationId).toBe(`req-sqs:${event.Records[0].messageId}`);
   });
 
-  it('reports exactly the failed records; other message groups go on', async () => {
-    // Prepare: record 1 (group default) fails at WhatsApp; 2 and 3 are invalid; 4 (group default) comes after a failure in its group
+  it('sends client errors to the dead-letter queue at once and reports only what is worth retrying; other message groups go on', async () => {
+    // Prepare: record 1 (group default) fails at WhatsApp; 2 (invalid JID, with an attribute) and 3 (invalid JSON) are
+    // client errors; 4 (group default) comes after a failure in its group
+    behaviour = async (command) => {
+      if (command.pinned) throw new WhatsAppTimeoutError('no answer');
+      return 'change';
+    };
+    const event = loadEvent('sqs', 'mixed-batch');
+    const [first, invalidJid, invalidJson, afterFailure] = event.Records;
+    invalidJid.messageAttributes = { traceparent: { dataType: 'String', stringValue: '00-4bf92f3577b34da6-00f067aa0ba902b7-01' } };
+    // Act
+    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    // Assess: retried = the WhatsApp failure and the record behind it; the client errors are in the DLQ, unchanged
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId, afterFailure.messageId]);
+    expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net']);
+    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input)).toEqual([
+      {
+        QueueUrl: DLQ_URL,
+        MessageBody: invalidJid.body,
+        MessageGroupId: 'sales-phone',
+        MessageDeduplicationId: invalidJid.messageId,
+        MessageAttributes: {
+          traceparent: { DataType: 'String', StringValue: '00-4bf92f3577b34da6-00f067aa0ba902b7-01' },
+          error: { DataType: 'String', StringValue: 'chat_jid: invalid JID' },
+          sourceMessageId: { DataType: 'String', StringValue: invalidJid.messageId },
+        },
+      },
+      {
+        QueueUrl: DLQ_URL,
+        MessageBody: invalidJson.body,
+        MessageGroupId: 'other-phone',
+        MessageDeduplicationId: invalidJson.messageId,
+        MessageAttributes: {
+          error: { DataType: 'String', StringValue: 'body: invalid JSON' },
+          sourceMessageId: { DataType: 'String', StringValue: invalidJson.messageId },
+        },
+      },
+    ]);
+  });
+
+  it('logs every failed record once, with its own keys and none of the previous record\'s', async () => {
+    // Prepare
     behaviour = async (command) => {
       if (command.pinned) throw new WhatsAppTimeoutError('no answer');
       return 'change';
     };
     const event = loadEvent('sqs', 'mixed-batch');
     // Act
-    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    const lines = await loggedBy(() => handler(event, lambdaContext()));
     // Assess
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(event.Records.map((r) => r.messageId).sort());
-    expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net']);
+    const failed = lines
+      .filter((line) => line.message === 'sqs record failed')
+      .map(({ level, messageId, messageGroupId, deviceId, chatJid, status, reason, deadLettered }) => ({ level, messageId, messageGroupId, deviceId, chatJid, status, reason, deadLettered }));
+    expect(failed).toEqual([
+      {
+        level: 'WARN',
+        messageId: event.Records[0].messageId,
+        messageGroupId: 'default',
+        deviceId: 'default',
+        chatJid: '6289685028129@s.whatsapp.net',
+        status: 504,
+        reason: 'WhatsApp did not answer in time',
+        deadLettered: undefined,
+      },
+      { level: 'WARN', messageId: event.Records[1].messageId, messageGroupId: 'sales-phone', deviceId: undefined, chatJid: undefined, status: 400, reason: 'chat_jid: invalid JID', deadLettered: true },
+      { level: 'WARN', messageId: event.Records[2].messageId, messageGroupId: 'other-phone', deviceId: undefined, chatJid: undefined, status: 400, reason: 'body: invalid JSON', deadLettered: true },
+      {
+        level: 'WARN',
+        messageId: event.Records[3].messageId,
+        messageGroupId: 'default',
+        deviceId: undefined,
+        chatJid: undefined,
+        status: undefined,
+        reason: 'not tried: an earlier record of its message group failed',
+        deadLettered: undefined,
+      },
+    ]);
+    // … and the keys of a record stop with it: the next invocation's lines carry none of them
+    const next = await loggedBy(() => handler(loadEvent('direct', 'invalid-jid'), lambdaContext()));
+    expect(next.length).toBeGreaterThan(0);
+    for (const line of next) expect(line).not.toHaveProperty('messageId');
   });
 
-  it('a batch where everything succeeds but one invalid record reports only that one', async () => {
+  it('a batch whose only failures are client errors reports none: they are in the dead-letter queue', async () => {
+    // Act
     const event = loadEvent('sqs', 'mixed-batch');
     const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
-    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[1].messageId, event.Records[2].messageId]);
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
     expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net', '120363025246125486@g.us']);
+    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageDeduplicationId)).toEqual([event.Records[1].messageId, event.Records[2].messageId]);
+  });
+
+  it.each([
+    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 'Chat not found'],
+    ['the pin cap is reached', () => new PinLimitError('6289685028129@s.whatsapp.net', 3), 'You can only pin up to 3 chats'],
+  ])('when %s (a client error), the record goes to the dead-letter queue at once', async (_case, error, reason) => {
+    // Prepare
+    behaviour = async () => {
+      throw error();
+    };
+    // Act
+    const result = (await handler(loadEvent('sqs', 'pin'), lambdaContext())) as SQSBatchResponse;
+    // Assess
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sqs.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageAttributes?.error?.StringValue)).toEqual([reason]);
+  });
+
+  it.each([
+    ['the device is busy', () => new DeviceBusyError('default', 2)],
+    ['the device is not logged in', () => new NotLoggedInError('default', 'logged-out')],
+    ['WhatsApp rejected the change', () => new WhatsAppRejectedError('409 twice')],
+    ['something unexpected (DynamoDB)', () => new Error('ProvisionedThroughputExceededException')],
+  ])('when %s, the record is reported for a retry, not dead-lettered', async (_case, error) => {
+    // Prepare
+    behaviour = async () => {
+      throw error();
+    };
+    const event = loadEvent('sqs', 'pin');
+    // Act
+    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    // Assess
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].messageId }]);
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('when the dead-letter queue cannot be written, the client error is reported for a retry (nothing is lost) and logged once', async () => {
+    // Prepare
+    sqs.on(SendMessageCommand).rejects(new Error('AccessDenied'));
+    const event = loadEvent('sqs', 'mixed-batch');
+    // Act
+    let result: SQSBatchResponse | undefined;
+    const lines = await loggedBy(async () => {
+      result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    });
+    // Assess
+    expect(result?.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[1].messageId, event.Records[2].messageId]);
+    const failed = lines.filter((line) => line.message === 'sqs record failed');
+    expect(failed.map((line) => [line.messageId, line.deadLettered, (line.deadLetterError as { message?: string } | undefined)?.message])).toEqual([
+      [event.Records[1].messageId, false, 'AccessDenied'],
+      [event.Records[2].messageId, false, 'AccessDenied'],
+    ]);
+  });
+});
+
+describe('metrics', () => {
+  it('carry the deployment stage (STAGE) beside the service, so alarms of one stage see only its own pins', () => {
+    // Prepare: the handler module is loaded (beforeAll) with STAGE=staging
+    metrics.addMetric('PinLatency', MetricUnit.Milliseconds, 840);
+    // Act
+    const emf = metrics.serializeMetrics() as unknown as { _aws: { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> } } & Record<string, unknown>;
+    metrics.clearMetrics();
+    // Assess
+    expect(emf._aws.CloudWatchMetrics).toEqual([expect.objectContaining({ Namespace: 'WhatsAppPinApi', Dimensions: [['service', 'stage']] })]);
+    expect(emf).toMatchObject({ service: 'whatsapp-pin-api', stage: 'staging', PinLatency: 840 });
   });
 });

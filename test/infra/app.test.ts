@@ -42,6 +42,7 @@ describe('cdk synth (the CLI, offline, as an operator runs it)', () => {
       const sources: string[] = JSON.parse(readFileSync(`${bundle}.map`, 'utf8')).sources;
       expect(sources.some((s) => s.endsWith('functions/pin-chat.ts'))).toBe(true);
       expect(sources.some((s) => s.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
+      expect(sources.some((s) => s.includes('node_modules/@aws-sdk/client-sqs/'))).toBe(true); // the dead-letter queue adapter
       for (const external of EXTERNAL_MODULES) expect(sources.filter((s) => s.includes(`node_modules/${external}/`))).toEqual([]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
-import { Validations } from 'aws-cdk-lib';
+import { Validations, type App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PinApp } from '../../infra/pin-app.js';
 import { synthPinApp } from './cdk-app.js';
 
 // Prepare (shared): the app exactly as `cdk synth` builds it.
@@ -62,6 +63,7 @@ describe('the pin app', () => {
       { actions: ['secretsmanager:GetSecretValue'], resource: 'AWS::SecretsManager::Secret', condition: undefined },
       { actions: ['kms:Decrypt'], resource: 'AWS::KMS::Key', condition: viaService('secretsmanager') },
       { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'], resource: 'AWS::SQS::Queue', condition: undefined },
+      { actions: ['sqs:SendMessage'], resource: 'AWS::SQS::Queue', condition: undefined },
     ]);
     // … and the resources are the ones the function is configured with, not just resources of the right type.
     const byResource = Object.fromEntries(grants.map((g) => [g.actions[0], g.ref]));
@@ -70,20 +72,34 @@ describe('the pin app', () => {
     expect(byResource['secretsmanager:GetSecretValue']).toBe(target(fn.Properties.Environment.Variables.API_CREDENTIALS_SECRET_ID));
     const mapping = Object.values(stateless.Resources as Json).find((r) => r.Type === 'AWS::Lambda::EventSourceMapping');
     expect(byResource['sqs:ChangeMessageVisibility']).toBe(target(mapping.Properties.EventSourceArn));
+    // SendMessage: on the source queue's dead-letter queue only, the one DEAD_LETTER_QUEUE_URL names
+    const source = stateless.Resources[byResource['sqs:ChangeMessageVisibility'].split('/')[1]];
+    expect(byResource['sqs:SendMessage']).toBe(target(source.Properties.RedrivePolicy.deadLetterTargetArn));
+    expect(byResource['sqs:SendMessage']).toBe(target(fn.Properties.Environment.Variables.DEAD_LETTER_QUEUE_URL));
     const table = stateful.Resources[byResource['dynamodb:BatchGetItem'].split('/')[1]];
     expect(`stateful/${table.Properties.SSESpecification.KMSMasterKeyId['Fn::GetAtt'][0]}`).toBe(byResource['kms:Decrypt']);
   });
 
-  it('has no other identity policy: roles carry no inline policies, only the API Gateway logging role an AWS-managed one', () => {
+  it.each([
+    ['by default', {}, [['lambda.amazonaws.com', 0]]],
+    [
+      'with -c apiGatewayCloudWatchRole=true',
+      { apiGatewayCloudWatchRole: 'true' },
+      [
+        ['apigateway.amazonaws.com', 1],
+        ['lambda.amazonaws.com', 0],
+      ],
+    ],
+  ])('has no other identity policy %s: roles carry no inline policies, only the opt-in API Gateway logging role an AWS-managed one', (_case, context, expected) => {
+    // Prepare
+    const app = synthPinApp(context);
+    const templates = [app.stateful, app.stateless].map((stack) => Template.fromStack(stack).toJSON());
     // Act
-    const roles = [stateful, stateless].flatMap((t) => Object.entries(t.Resources as Json).filter(([, r]) => r.Type === 'AWS::IAM::Role'));
+    const roles = templates.flatMap((t) => Object.entries(t.Resources as Json).filter(([, r]) => r.Type === 'AWS::IAM::Role'));
     // Assess
     for (const [, role] of roles) expect(role.Properties.Policies).toBeUndefined();
-    expect(roles.map(([, r]) => [r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service, r.Properties.ManagedPolicyArns?.length ?? 0]).sort()).toEqual([
-      ['apigateway.amazonaws.com', 1],
-      ['lambda.amazonaws.com', 0],
-    ]);
-    expect(Object.values(stateless.Resources as Json).some((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toBe(false);
+    expect(roles.map(([, r]) => [r.Properties.AssumeRolePolicyDocument.Statement[0].Principal.Service, r.Properties.ManagedPolicyArns?.length ?? 0]).sort()).toEqual(expected);
+    for (const t of templates) expect(Object.values(t.Resources as Json).some((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toBe(false);
   });
 
   it('keeps resource policies closed: the key trusts only its account, the queues only deny non-TLS access to themselves', () => {
@@ -115,42 +131,61 @@ describe('the pin app', () => {
 
   it('passes cdk-nag AwsSolutions with no unacknowledged finding', () => {
     // Act
-    const report = nagReport();
+    const report = nagReport(pinApp);
     // Assess
     expect(report.violations).toEqual([]);
     expect(report.conclusion).toBe('success');
   });
 
-  it('acknowledges only reviewed findings, each with a reason, and no acknowledgement is stale', () => {
+  it('passes cdk-nag with every optional resource on too (API Gateway CloudWatch role, alarm topic), no acknowledgement stale', () => {
     // Prepare
-    const declared = pinApp.app.node
-      .findAll()
-      .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => [c.node.path, m.data as Json] as const))
-      .flatMap(([path, data]) => Object.keys(data).map((id) => `${path} ${id}`));
+    const full = synthPinApp({ apiGatewayCloudWatchRole: 'true', alarmEmail: 'ops@example.com' });
     // Act
-    const suppressed = nagReport().suppressedViolations as Json[];
+    const { report, declared, used } = acknowledgements(full);
     // Assess
-    const used = suppressed.map((v) => `${v.acknowledgedAt} ${v.acknowledgedId}`);
-    expect([...new Set(used)].sort()).toEqual(
+    expect(report.violations).toEqual([]);
+    expect(used).toContain(
+      'WhatsAppPin-prod-Stateless/Api AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+    );
+    expect(declared).toEqual(used);
+  });
+
+  it('acknowledges only reviewed findings, each with a reason, and no acknowledgement is stale', () => {
+    // Act
+    const { report, declared, used } = acknowledgements(pinApp);
+    // Assess
+    expect(used).toEqual(
       [
         'WhatsAppPin-prod-Stateful/ApiPasswordSeed AwsSolutions::AwsSolutions-SMG4',
         'WhatsAppPin-prod-Stateful/ApiCredentials AwsSolutions::AwsSolutions-SMG4',
         'WhatsAppPin-prod-Stateless/PinChat/Function AwsSolutions::AwsSolutions-L1',
         'WhatsAppPin-prod-Stateless/PinChat/Role AwsSolutions::AwsSolutions-IAM5[Resource::*]',
         'WhatsAppPin-prod-Stateless/Api AwsSolutions::AwsSolutions-APIG2',
-        'WhatsAppPin-prod-Stateless/Api AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
         'WhatsAppPin-prod-Stateless/Api/Default/chat/{chat_jid}/pin/POST AwsSolutions::AwsSolutions-APIG4',
         'WhatsAppPin-prod-Stateless/Api/Default/chat/{chat_jid}/pin/POST AwsSolutions::AwsSolutions-COG4',
+        'WhatsAppPin-prod-Stateless/Api/Default/openapi.yaml/GET AwsSolutions::AwsSolutions-APIG4',
+        'WhatsAppPin-prod-Stateless/Api/Default/openapi.yaml/GET AwsSolutions::AwsSolutions-COG4',
       ].sort(),
     );
-    expect(declared.sort()).toEqual([...new Set(used)].sort());
-    for (const v of suppressed) expect(v.reason.length).toBeGreaterThan(80);
+    expect(declared).toEqual(used);
+    for (const v of report.suppressedViolations as Json[]) expect(v.reason.length).toBeGreaterThan(80);
   });
 });
 
+/** The acknowledgements an app declares and those cdk-nag used ("<path> <rule>", sorted, distinct). */
+function acknowledgements(app: PinApp & { app: App }) {
+  const declared = app.app.node
+    .findAll()
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY).map((m) => [c.node.path, m.data as Json] as const))
+    .flatMap(([path, data]) => Object.keys(data).map((id) => `${path} ${id}`));
+  const report = nagReport(app);
+  const used = [...new Set((report.suppressedViolations as Json[]).map((v) => `${v.acknowledgedAt} ${v.acknowledgedId}`))].sort();
+  return { report, declared: [...new Set(declared)].sort(), used };
+}
+
 /** AwsSolutions' part of the validation report `cdk synth` writes (synthesis throws on any unacknowledged finding). */
-function nagReport(): Json {
-  const assembly = pinApp.app.synth();
+function nagReport(app: { app: App }): Json {
+  const assembly = app.app.synth();
   const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8'));
   return report.pluginReports.find((r: Json) => r.pluginName === 'AwsSolutions');
 }

@@ -1,11 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { StatefulStack } from '../../infra/stateful-stack.js';
-import { cdkContext } from './cdk-app.js';
+import { testApp } from './cdk-app.js';
 
 // Prepare (shared): the stateful stack alone, with cdk.json's context (feature flags included).
-const stack = new StatefulStack(new App({ context: cdkContext() }), 'Stateful');
+const stack = new StatefulStack(testApp(), 'Stateful');
 const template = Template.fromStack(stack);
 const keyId = Object.keys(template.findResources('AWS::KMS::Key'))[0];
 

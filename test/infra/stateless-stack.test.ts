@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import { MAX_BODY_BYTES } from '../../infra/stateless-stack.js';
+import { readFileSync } from 'node:fs';
+import { MAX_BODY_BYTES, OPENAPI_FILE } from '../../infra/stateless-stack.js';
 import { synthPinApp } from './cdk-app.js';
 
 // Prepare (shared): the app as cdk.json defines it, and once more with -c overrides.
@@ -38,9 +39,22 @@ describe('StatelessStack', () => {
     const { Variables: env } = template.toJSON().Resources[fnId].Properties.Environment;
     // Assess
     expect(Object.keys(env).sort()).toEqual(
-      ['API_CREDENTIALS_SECRET_ID', 'CHECK_CHAT_EXISTS', 'DEFAULT_DEVICE_ID', 'PIN_TIMEOUT_MS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'SESSION_TABLE'].sort(),
+      [
+        'API_CREDENTIALS_SECRET_ID',
+        'CHECK_CHAT_EXISTS',
+        'DEAD_LETTER_QUEUE_URL',
+        'DEFAULT_DEVICE_ID',
+        'MAX_PINNED_CHATS',
+        'PIN_TIMEOUT_MS',
+        'POWERTOOLS_METRICS_NAMESPACE',
+        'POWERTOOLS_SERVICE_NAME',
+        'SESSION_TABLE',
+        'STAGE',
+      ].sort(),
     );
-    expect(env).toMatchObject({ DEFAULT_DEVICE_ID: 'default', CHECK_CHAT_EXISTS: 'true', PIN_TIMEOUT_MS: '20000' });
+    expect(env).toMatchObject({ STAGE: 'prod', DEFAULT_DEVICE_ID: 'default', MAX_PINNED_CHATS: '3', CHECK_CHAT_EXISTS: 'true', PIN_TIMEOUT_MS: '20000', DEAD_LETTER_QUEUE_URL: { Ref: dlqId } });
+    // the names the README's configuration table and the alarms use
+    expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'whatsapp-pin-api', POWERTOOLS_METRICS_NAMESPACE: 'WhatsAppPinApi' });
     expect(env.WHATSAPP_WS_URL).toBeUndefined();
     const stateful = Template.fromStack(defaults.stateful).toJSON().Resources;
     const tableRef = producedBy(env.SESSION_TABLE) as { Ref: string };
@@ -50,14 +64,17 @@ describe('StatelessStack', () => {
     expect(stateful[secretRef.Ref].Properties.GenerateSecretString).toBeUndefined(); // the credentials, not the seed
   });
 
-  it('routes POST /chat/{chat_jid}/pin to the function (proxy integration), nothing else', () => {
+  it('routes POST /chat/{chat_jid}/pin to the function (proxy integration) and GET /openapi.yaml to the gateway, nothing else', () => {
     // Act
     const methods = template.findResources('AWS::ApiGateway::Method');
     const resources = template.findResources('AWS::ApiGateway::Resource');
     // Assess
-    expect(Object.values(resources).map((r) => r.Properties.PathPart)).toEqual(['chat', '{chat_jid}', 'pin']);
-    expect(Object.values(methods)).toHaveLength(1);
-    const [method] = Object.values(methods);
+    expect(Object.values(resources).map((r) => r.Properties.PathPart)).toEqual(['chat', '{chat_jid}', 'pin', 'openapi.yaml']);
+    expect(Object.values(methods).map((m) => [m.Properties.HttpMethod, m.Properties.Integration.Type]).sort()).toEqual([
+      ['GET', 'MOCK'],
+      ['POST', 'AWS_PROXY'],
+    ]);
+    const method = Object.values(methods).find((m) => m.Properties.HttpMethod === 'POST')!;
     expect(method.Properties).toMatchObject({ HttpMethod: 'POST', AuthorizationType: 'NONE', Integration: { Type: 'AWS_PROXY', IntegrationHttpMethod: 'POST' } });
     expect(JSON.stringify(method.Properties.Integration.Uri)).toContain(`"${fnId}","Arn"`);
     expect(resources[method.Properties.ResourceId.Ref].Properties.PathPart).toBe('pin');
@@ -75,11 +92,67 @@ describe('StatelessStack', () => {
     });
     const [stage] = Object.values(template.findResources('AWS::ApiGateway::Stage'));
     expect(stage.Properties.AccessLogSetting.Format).not.toContain('$context.path');
-    template.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: Match.anyValue() });
     template.hasResourceProperties('AWS::Logs::LogGroup', {
       LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', { Ref: Match.anyValue() }, '/prod']] },
       RetentionInDays: 30,
     });
+  });
+
+  it('leaves the account-wide API Gateway CloudWatch role alone unless -c apiGatewayCloudWatchRole=true, then sets it and retains it', () => {
+    // Prepare
+    const optedIn = Template.fromStack(synthPinApp({ apiGatewayCloudWatchRole: 'true' }).stateless);
+    // Act / Assess
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    template.resourceCountIs('AWS::IAM::Role', 1); // the function's
+    optedIn.resourceCountIs('AWS::ApiGateway::Account', 1);
+    const [[roleId]] = Object.entries(optedIn.findResources('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] } } }));
+    optedIn.hasResourceProperties('AWS::ApiGateway::Account', { CloudWatchRoleArn: { 'Fn::GetAtt': [roleId, 'Arn'] } });
+    optedIn.hasResource('AWS::IAM::Role', { Properties: { AssumeRolePolicyDocument: Match.anyValue() }, DeletionPolicy: 'Retain' });
+  });
+
+  it('answers API Gateway\'s own errors in the seed\'s envelope: unknown routes 404 (not 403), throttling 429, gateway failures 5xx', () => {
+    // Prepare: what API Gateway substitutes for $context.error.messageString (a JSON string)
+    const render = (body: string) => JSON.parse(body.replace('$context.error.messageString', JSON.stringify('the gateway\'s message')));
+    // Act
+    const responses = Object.fromEntries(
+      Object.values(template.findResources('AWS::ApiGateway::GatewayResponse')).map((r) => [
+        r.Properties.ResponseType,
+        { status: r.Properties.StatusCode, body: render(r.Properties.ResponseTemplates['application/json']) },
+      ]),
+    );
+    // Assess
+    expect(responses).toEqual({
+      MISSING_AUTHENTICATION_TOKEN: { status: '404', body: { code: '404', message: 'Not Found', results: {} } },
+      RESOURCE_NOT_FOUND: { status: '404', body: { code: '404', message: 'Not Found', results: {} } },
+      ACCESS_DENIED: { status: '403', body: { code: '403', message: 'Forbidden', results: {} } },
+      WAF_FILTERED: { status: '403', body: { code: '403', message: 'Forbidden', results: {} } },
+      THROTTLED: { status: '429', body: { code: '429', message: 'Too Many Requests', results: {} } },
+      QUOTA_EXCEEDED: { status: '429', body: { code: '429', message: 'Too Many Requests', results: {} } },
+      REQUEST_TOO_LARGE: { status: '413', body: { code: '413', message: 'request body larger than 16384 bytes', results: {} } },
+      INTEGRATION_TIMEOUT: { status: '504', body: { code: 'GATEWAY_TIMEOUT', message: 'the function did not answer in time', results: {} } },
+      DEFAULT_4XX: { status: '400', body: { code: '400', message: "the gateway's message", results: {} } },
+      DEFAULT_5XX: { status: '500', body: { code: 'INTERNAL_SERVER_ERROR', message: "the gateway's message", results: {} } },
+    });
+    // an unknown path never answers with the gateway's message, which would echo the Authorization header
+    expect(JSON.stringify(template.toJSON())).not.toContain('Missing Authentication Token');
+    for (const response of Object.values(template.findResources('AWS::ApiGateway::GatewayResponse'))) {
+      if (response.Properties.ResponseType === 'MISSING_AUTHENTICATION_TOKEN') expect(response.Properties.ResponseTemplates['application/json']).not.toContain('$context');
+    }
+  });
+
+  it('serves the project\'s openapi.yaml at GET /openapi.yaml, verbatim, as application/yaml, without auth', () => {
+    // Prepare
+    const document = readFileSync(OPENAPI_FILE, 'utf8');
+    const [method] = Object.values(template.findResources('AWS::ApiGateway::Method', { Properties: { HttpMethod: 'GET' } }));
+    // Act
+    const [response] = method.Properties.Integration.IntegrationResponses;
+    // Assess
+    expect(method.Properties).toMatchObject({ AuthorizationType: 'NONE', Integration: { Type: 'MOCK', RequestTemplates: { 'application/json': '{"statusCode": 200}' } } });
+    expect(response).toMatchObject({ StatusCode: '200', ResponseParameters: { 'method.response.header.Content-Type': "'application/yaml'" } });
+    // a VTL unparsed block: $ref and # comments reach the client as written
+    expect(response.ResponseTemplates).toEqual({ 'application/yaml': `#[[${document}]]#` });
+    expect(method.Properties.MethodResponses).toEqual([{ StatusCode: '200', ResponseParameters: { 'method.response.header.Content-Type': true } }]);
+    expect(JSON.stringify(template.findOutputs('OpenApiUrl').OpenApiUrl.Value)).toMatch(/\/openapi\.yaml"\]\]\}$/);
   });
 
   it('limits request bodies to the function\'s 16 KiB with WAF on the stage, answering the API\'s 413 envelope', () => {
@@ -140,6 +213,62 @@ describe('StatelessStack', () => {
     }
   });
 
+  it('alarms on dead letters, function errors and throttles, the API\'s 5xx rate and the pin latency p95 of this stage, without actions by default', () => {
+    // Act
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    const byName = Object.fromEntries(alarms.map((a) => [a.AlarmName, a]));
+    // Assess
+    expect(Object.keys(byName).sort()).toEqual(
+      ['api-5xx-rate', 'dead-letters', 'function-errors', 'function-throttles', 'pin-latency-p95'].map((name) => `WhatsAppPin-prod-Stateless-${name}`),
+    );
+    for (const alarm of alarms) {
+      expect(alarm).toMatchObject({ ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 1, Period: 300, TreatMissingData: 'notBreaching' });
+      expect(alarm.AlarmActions).toBeUndefined();
+      expect(alarm.AlarmDescription.length).toBeGreaterThan(40);
+    }
+    const metric = (name: string) => {
+      const { Namespace, MetricName, Dimensions, Statistic, ExtendedStatistic, Threshold } = byName[`WhatsAppPin-prod-Stateless-${name}`];
+      return { Namespace, MetricName, Dimensions, Statistic: Statistic ?? ExtendedStatistic, Threshold };
+    };
+    expect(metric('dead-letters')).toEqual({ Namespace: 'AWS/SQS', MetricName: 'ApproximateNumberOfMessagesVisible', Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }], Statistic: 'Maximum', Threshold: 0 });
+    expect(metric('function-errors')).toEqual({ Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Statistic: 'Sum', Threshold: 0 });
+    expect(metric('function-throttles')).toEqual({ Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId } }], Statistic: 'Sum', Threshold: 0 });
+    const [stageId] = Object.keys(template.findResources('AWS::ApiGateway::Stage'));
+    expect(metric('api-5xx-rate')).toEqual({
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Dimensions: expect.arrayContaining([{ Name: 'ApiName', Value: 'whatsapp-pin-prod' }, { Name: 'Stage', Value: { Ref: stageId } }]),
+      Statistic: 'Average',
+      Threshold: 0.05,
+    });
+    // the metric the function emits (lib/whatsapp: PinLatency in ms; service and stage dimensions from its env)
+    expect(metric('pin-latency-p95')).toEqual({
+      Namespace: 'WhatsAppPinApi',
+      MetricName: 'PinLatency',
+      Dimensions: expect.arrayContaining([{ Name: 'service', Value: 'whatsapp-pin-api' }, { Name: 'stage', Value: 'prod' }]),
+      Statistic: 'p95',
+      Threshold: 5000,
+    });
+    template.resourceCountIs('AWS::SNS::Topic', 0);
+  });
+
+  it('sends every alarm and its recovery to an SNS topic with an email subscription when -c alarmEmail is set', () => {
+    // Prepare
+    const t = Template.fromStack(synthPinApp({ alarmEmail: 'ops@example.com' }).stateless);
+    const [topicId] = Object.keys(t.findResources('AWS::SNS::Topic'));
+    // Act
+    const alarms = Object.values(t.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
+    // Assess
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: topicId } });
+    expect(alarms).toHaveLength(5);
+    for (const alarm of alarms) {
+      expect(alarm.AlarmActions).toEqual([{ Ref: topicId }]);
+      expect(alarm.OKActions).toEqual([{ Ref: topicId }]);
+    }
+    t.hasResourceProperties('AWS::SNS::TopicPolicy', { PolicyDocument: { Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })] } });
+    expect(t.findOutputs('AlarmTopicArn').AlarmTopicArn.Value).toEqual({ Ref: topicId });
+  });
+
   it('outputs the API URL, the queue URL and the function for direct invocation', () => {
     // Act
     const outputs = template.findOutputs('*');
@@ -149,9 +278,18 @@ describe('StatelessStack', () => {
     expect(outputs.FunctionName.Value).toEqual({ Ref: fnId });
   });
 
-  it('takes stage, device, throttles, memory and reserved concurrency from -c overrides (strings, as the CLI passes them)', () => {
+  it('takes stage, device, throttles, memory, reserved concurrency, pin cap and latency alarm from -c overrides (strings, as the CLI passes them)', () => {
     // Prepare
-    const custom = synthPinApp({ stage: 'staging', defaultDeviceId: 'sales-phone', throttleRateLimit: '2.5', throttleBurstLimit: '4', memorySize: '1024', reservedConcurrency: '7' });
+    const custom = synthPinApp({
+      stage: 'staging',
+      defaultDeviceId: 'sales-phone',
+      throttleRateLimit: '2.5',
+      throttleBurstLimit: '4',
+      memorySize: '1024',
+      reservedConcurrency: '7',
+      maxPinnedChats: '0',
+      pinLatencyP95AlarmMs: '8000',
+    });
     // Act
     const t = Template.fromStack(custom.stateless);
     // Assess
@@ -160,8 +298,14 @@ describe('StatelessStack', () => {
     t.hasResourceProperties('AWS::Lambda::Function', {
       MemorySize: 1024,
       ReservedConcurrentExecutions: 7,
-      Environment: { Variables: Match.objectLike({ DEFAULT_DEVICE_ID: 'sales-phone' }) },
+      Environment: { Variables: Match.objectLike({ STAGE: 'staging', DEFAULT_DEVICE_ID: 'sales-phone', MAX_PINNED_CHATS: '0' }) },
     });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'WhatsAppPin-staging-Stateless-pin-latency-p95',
+      Threshold: 8000,
+      Dimensions: Match.arrayWith([{ Name: 'stage', Value: 'staging' }]),
+    });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: { 'Fn::Join': ['', ['API-Gateway-Execution-Logs_', Match.anyValue(), '/staging']] } });
     t.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'staging',
       MethodSettings: [Match.objectLike({ ThrottlingRateLimit: 2.5, ThrottlingBurstLimit: 4 })],

@@ -65,6 +65,8 @@ export function newPort(world: World, options: { leaseSeconds?: number; client?:
       checkChatExists: true,
       pinTimeoutMs: 20_000,
       leaseSeconds: options.leaseSeconds ?? 30,
+      deadLetterQueueUrl: undefined,
+      stage: undefined,
     },
     options.client ?? new DynamoDBClient({}),
   );
