@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import { serveApiDocs } from './api-docs.js';
 import { apiGatewayRoute, readBody, writeJson } from './api-gateway-adapter.js';
 import { dataDir, localCredentials, shown, removeStackFile, runningStack, writeStackFile, type WhatsAppMode } from './local-data.js';
 import { loadHandler, startLocalStack, type SimulatorDemo } from './local-stack.js';
@@ -32,12 +33,12 @@ process.on('SIGTERM', () => void shutdown('SIGTERM', 0));
 const quote = (value: string) => `'${value.replaceAll("'", `'\\''`)}'`;
 
 /** The simulated phone's side: its view of chats, its state for the login tool, its QR scanner. */
-function simulatorRoutes(demo: SimulatorDemo, seenChats: Set<string>) {
+function simulatorRoutes(demo: SimulatorDemo) {
   const view = (chatJid: string) => ({ chatJid, ...(demo.sim.chatState(demo.account.phoneNumber, chatJid) ?? { pinned: false }) });
   return async (request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<boolean> => {
     const path = new URL(request.url ?? '/', 'http://local').pathname;
     if (request.method === 'GET' && path === '/simulator/chats') {
-      writeJson(response, 200, { phoneNumber: demo.account.phoneNumber, chats: [...seenChats].map(view) });
+      writeJson(response, 200, { phoneNumber: demo.account.phoneNumber, chats: demo.sim.chats(demo.account.phoneNumber) });
     } else if (request.method === 'GET' && path.startsWith('/simulator/chats/')) {
       writeJson(response, 200, view(decodeURIComponent(path.slice('/simulator/chats/'.length))));
     } else if (request.method === 'GET' && path === '/simulator/state') {
@@ -72,8 +73,7 @@ async function main(): Promise<void> {
   stopStack = stack.stop;
   if (stopping) return;
   const handler = await loadHandler(stack.env);
-  const seenChats = new Set<string>(stack.demo ? [stack.demo.chatJid] : []);
-  const simulator = stack.demo && simulatorRoutes(stack.demo, seenChats);
+  const simulator = stack.demo && simulatorRoutes(stack.demo);
   const api = apiGatewayRoute(handler);
 
   const server = createServer((request, response) => {
@@ -83,9 +83,8 @@ async function main(): Promise<void> {
     void (async () => {
       const body = await readBody(request);
       if (request.method === 'GET' && path === '/health') return writeJson(response, 200, { status: 'ok', whatsapp: mode });
+      if (serveApiDocs(request, response)) return;
       if (simulator && (await simulator(request, response, body))) return;
-      const chat = /^\/chat\/([^/]+)\/pin$/.exec(path)?.[1];
-      if (chat && stack.demo) seenChats.add(decodeURIComponent(chat));
       await api(request, response, body);
     })().catch((error: unknown) => {
       console.error(`error: ${(error as Error).message}`);
@@ -114,6 +113,7 @@ async function main(): Promise<void> {
     `listening on ${url}   (GET ${url}/health, no auth)`,
     `credentials: user ${credentials.user}, password ${credentials.password}` +
       (credentials.source === 'BASIC_AUTH' ? ' (from BASIC_AUTH)' : ` (${credentials.source} in ${shown(credentials.file!)}; set BASIC_AUTH to choose your own)`),
+    `API docs: ${url}/docs (Authorize with these credentials, then "Try it out"); the document: ${url}/openapi.yaml`,
     `DynamoDB Local: ${stack.env.AWS_ENDPOINT_URL_DYNAMODB} (java pid ${stack.dynamoDbPid}), table ${stack.table}, data in ${shown(dir)}/dynamodb`,
     ...(stack.demo
       ? [

@@ -45,6 +45,8 @@ export interface Simulator {
   unlinkDevice(deviceJid: string): void;
   phone(phoneNumber: string): SimPhone;
   chatState(phoneNumber: string, chatJid: string): ChatState | undefined;
+  /** Every chat of the account with app state (pinned, unpinned or archived, by the phone or a device), in order of first change. */
+  chats(phoneNumber: string): Array<{ chatJid: string } & ChatState>;
   appStateVersion(phoneNumber: string, collection: string): number;
   violations: ProtocolViolation[];
   record: StanzaRecord[];

@@ -113,6 +113,11 @@ class SimServer implements Simulator, ConnectionHost {
 
   chatState(phoneNumber: string, chatJid: string): ChatState | undefined { return this.account(phoneNumber).appState.chatState(chatJid) }
 
+  chats(phoneNumber: string): Array<{ chatJid: string } & ChatState> {
+    // The AppStateServer's decoded chats (a private map until lib/simulator/app-state-server.ts lists them itself).
+    return [...this.account(phoneNumber).appState['chats']].map(([chatJid, chat]) => ({ chatJid, ...chat }));
+  }
+
   appStateVersion(phoneNumber: string, collection: string): number { return this.account(phoneNumber).appState.version(collection) }
 
   clearRecord(): void { this.record.length = 0 }

@@ -16,6 +16,7 @@ import {
 } from '../../lib/errors.js';
 import type { PinDecision } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
+import { documented } from '../support/documented.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
 
 // The only test double of this suite stands at the WhatsApp port; Secrets Manager and SQS are mocked at the SDK edge.
@@ -43,7 +44,7 @@ beforeAll(async () => {
   process.env.DEAD_LETTER_QUEUE_URL = DLQ_URL;
   process.env.STAGE = 'staging';
   secrets.on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ basic_auth: `admin:x:y:z,${SAMPLE_BASIC_AUTH}` }) });
-  ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler });
+  handler = documented(((await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler }).handler);
   ({ metrics } = await import('../../lib/observability.js'));
 });
 

@@ -4,6 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import type { PinChatCommand, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
+import { documented } from '../support/documented.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH } from '../support/events.js';
 
 // Property-based fuzzing of the real middy chain (auth, header normaliser, body limit, JSON parser,
@@ -28,7 +29,7 @@ beforeAll(async () => {
   process.env.API_CREDENTIALS_SECRET_ID = SECRET_ID;
   process.env.DEFAULT_DEVICE_ID = 'default';
   mockClient(SecretsManagerClient).on(GetSecretValueCommand, { SecretId: SECRET_ID }).resolves({ SecretString: JSON.stringify({ basic_auth: SAMPLE_BASIC_AUTH }) });
-  ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler });
+  handler = documented(((await import('../../functions/pin-chat.js')) as unknown as { handler: typeof handler }).handler);
 });
 
 // ---- generators: each part of a request, with whether it is acceptable ----

@@ -1,16 +1,20 @@
 import { jest } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { documented } from './documented.js';
 import { lambdaContext, loadEvent } from './events.js';
 
 export type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
-/** A fresh module graph of functions/pin-chat.ts: what a cold start gets (config read again, new clients, caches, Baileys). */
+/**
+ * A fresh module graph of functions/pin-chat.ts: what a cold start gets (config read again, new clients, caches, Baileys).
+ * Each of its answers is checked against openapi.yaml.
+ */
 export async function coldHandler(): Promise<Handler> {
   let handler: Handler | undefined;
   await jest.isolateModulesAsync(async () => {
     ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: Handler });
   });
-  return handler!;
+  return documented(handler!);
 }
 
 export interface PinAnswer {

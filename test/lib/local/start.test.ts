@@ -3,10 +3,16 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { expectDocumented } from '../../support/documented.js';
 import { childEnv, isAlive, npmRun, tempDataDir, type NpmRun } from './npm-start.js';
 
 // `npm start` as a newcomer runs it: a child process of the repository, then the curl it prints, run by a shell.
 const sh = promisify(execFile);
+/** The printed curl with the status and content type after the body, as the answer expectDocumented takes. */
+async function curl(command: string) {
+  const [body, statusCode, contentType] = (await sh('sh', ['-c', `${command} -w '\\n%{http_code}\\n%{content_type}'`])).stdout.split('\n');
+  return { statusCode: Number(statusCode), headers: { 'content-type': contentType }, body: body! };
+}
 const data = tempDataDir();
 let start: NpmRun | undefined;
 
@@ -20,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('serves the handler: the printed pin curl answers 200, the simulated phone shows the chat pinned, SIGTERM stops DynamoDB Local, a restart keeps the data', async () => {
+  it('serves the handler: the printed pin curl answers 200, the simulated phone shows only its chats, SIGTERM stops DynamoDB Local, a restart keeps the data', async () => {
     // Prepare
     start = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
     const pinCurl = await start.line(/^curl .*"pinned":true/);
@@ -29,10 +35,12 @@ describe('npm start', () => {
     const javaPid = Number(/java pid (\d+)/.exec(await start.line(/java pid \d+/))![1]);
     const password = /password (\S+)/.exec(await start.line(/^credentials: /))![1]!;
 
-    // Act
-    const pinned = await sh('sh', ['-c', `${pinCurl} -w '\\n%{http_code}'`]);
+    // Act: first two requests the function rejects, one with an un-normalised JID
+    const unauthorized = await fetch(`${url}/chat/+62%20896-8502-8129/pin`, { method: 'POST', body: '{"pinned":true}' });
+    const invalid = await curl(pinCurl.replace('{"pinned":true}', '{"pinned":"yes"}').replace('6289685028129@', '15550009999@'));
+    const pinned = await curl(pinCurl);
     const phoneAfterPin = await (await fetch(`${url}/simulator/chats`)).json();
-    const unpinned = await sh('sh', ['-c', `${unpinCurl} -w '\\n%{http_code}'`]);
+    const unpinned = await curl(unpinCurl);
     const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const invoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json', '--auth'], childEnv(data.dir));
     const invokeExit = await invoke.exited;
@@ -47,15 +55,19 @@ describe('npm start', () => {
     await restart.exited;
 
     // Assess
-    const [pinBody, pinStatus] = pinned.stdout.trim().split('\n');
-    expect(pinStatus).toBe('200');
-    expect(JSON.parse(pinBody!)).toMatchObject({ code: 'SUCCESS', results: { chat_jid: '6289685028129@s.whatsapp.net', pinned: true } });
+    expect(unauthorized.status).toBe(401);
+    expectDocumented({ statusCode: unauthorized.status, headers: Object.fromEntries(unauthorized.headers), body: await unauthorized.text() });
+    expect(invalid.statusCode).toBe(400);
+    expect(pinned.statusCode).toBe(200);
+    expect(JSON.parse(pinned.body)).toMatchObject({ code: 'SUCCESS', results: { chat_jid: '6289685028129@s.whatsapp.net', pinned: true } });
     expect(phoneAfterPin).toEqual({ phoneNumber: '15550100001', chats: [expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true })] });
-    expect(unpinned.stdout.trim().split('\n')[1]).toBe('200');
+    expect(unpinned.statusCode).toBe(200);
+    for (const answer of [invalid, pinned, unpinned]) expectDocumented(answer);
     expect(phoneAfterUnpin).toMatchObject({ pinned: false });
     expect(invokeExit).toBe(0);
     expect(invoke.output()).toMatch(/using the running npm start/);
     expect(invoke.output()).toMatch(/"statusCode": 200/);
+    expectDocumented(JSON.parse(/^\{$[\s\S]*?^\}$/m.exec(invoke.output())![0]));
     expect(phoneAfterInvoke).toMatchObject({ pinned: true });
     expect(health.status).toBe(200);
     expect(unknownRoute.status).toBe(404);

@@ -38,6 +38,10 @@ describe('simulator app state through a plain Baileys socket', () => {
     // Assess
     expect(fx.sim.chatState(account.phoneNumber, '15550001111@s.whatsapp.net')?.pinned).toBe(true);
     expect(fx.sim.chatState(account.phoneNumber, '15550002222@s.whatsapp.net')?.pinned).toBe(true);
+    expect(fx.sim.chats(account.phoneNumber)).toEqual([
+      expect.objectContaining({ chatJid: '15550001111@s.whatsapp.net', pinned: true }),
+      expect.objectContaining({ chatJid: '15550002222@s.whatsapp.net', pinned: true }),
+    ]);
     expect(fx.sim.appStateVersion(account.phoneNumber, 'regular_low')).toBe(2);
     expect(fx.sim.violations).toEqual([]);
   });
@@ -53,6 +57,7 @@ describe('simulator app state through a plain Baileys socket', () => {
     // Assess
     expect(fx.sim.chatState(account.phoneNumber, phoneChat)?.pinned).toBe(true);
     expect(fx.sim.chatState(account.phoneNumber, deviceChat)).toBeUndefined();
+    expect(fx.sim.chats(account.phoneNumber).map((chat) => chat.chatJid)).toEqual([phoneChat]);
     expect(fx.sim.appStateVersion(account.phoneNumber, 'regular_low')).toBe(1);
   });
 });
