@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { PinLimitError } from '../../lib/errors.js';
 import { mapError } from '../../lib/http/error-response.js';
 import { pinPolicy } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
@@ -86,11 +87,12 @@ export interface Outcome {
   pinned: boolean;
 }
 
-/** One pin call answered as the handler would (lib/http/error-response.ts maps every error). */
-export async function pinCall(port: WhatsAppPort, command: PinChatCommand, deadlineMs = 15_000): Promise<Outcome> {
+/** One pin call answered as the handler would (lib/http/error-response.ts maps every error); the pin cap off unless `maxPinned`. */
+export async function pinCall(port: WhatsAppPort, command: PinChatCommand, deadlineMs = 15_000, maxPinned = 0): Promise<Outcome> {
   const startedAt = Date.now();
   try {
-    await port.setChatPinned(command, { deadline: startedAt + deadlineMs, invocationId: randomUUID() }, pinPolicy(0));
+    const decision = await port.setChatPinned(command, { deadline: startedAt + deadlineMs, invocationId: randomUUID() }, pinPolicy(maxPinned));
+    if (decision === 'limit') throw new PinLimitError(command.chatJid, maxPinned);
     return { status: 200, startedAt, endedAt: Date.now(), pinned: command.pinned };
   } catch (error) {
     const mapped = mapError(error);

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { registerLinkedDevice } from '../../support/log-capture-secrets.js';
+import { startWorld, type World } from '../../support/simulated-world.js';
+import { closePort, newPort, pinCall, sleep, type Outcome } from '../../reliability/reliability-world.js';
+
+// The device's turn-taking against the simulator and DynamoDB Local: every caller has a WhatsApp port of
+// its own (its own DynamoDB client, Baileys state and kept connections), as separate Lambda instances would.
+let world: World;
+let devices = 0;
+
+beforeAll(async () => {
+  world = await startWorld();
+});
+afterAll(async () => {
+  await world.stop();
+});
+
+/** A linked device on its own account, with `chats` contacts on WhatsApp. */
+async function device(chats: number) {
+  const { phoneNumber } = world.sim.createAccount();
+  const deviceId = `turns-${++devices}`;
+  const linked = await world.link(deviceId, phoneNumber);
+  registerLinkedDevice(deviceId, linked);
+  const jids = Array.from({ length: chats }, (_, i) => `1555040${String(devices).padStart(2, '0')}${String(i).padStart(2, '0')}@s.whatsapp.net`);
+  for (const jid of jids) world.sim.registerNumber(jid.split('@')[0]!);
+  return {
+    deviceId,
+    jids,
+    phoneNumber,
+    deviceJid: linked.deviceJid,
+    pinned: (jid: string) => world.sim.chatState(phoneNumber, jid)?.pinned ?? false,
+    version: () => world.sim.appStateVersion(phoneNumber, 'regular_low'),
+  };
+}
+
+describe('many callers, one connection', () => {
+  it('8 callers at once on one device: each answered with its own outcome, one login, served in few patches', async () => {
+    // Prepare: 8 instances; each pins its own chat (8 chats: the cap refuses what exceeds 3, in arrival order)
+    const { deviceId, jids, deviceJid, version, pinned } = await device(8);
+    const ports = jids.map(() => newPort(world));
+    const before = version();
+    // Act
+    const outcomes = await Promise.all(ports.map((port, i) => pinCall(port, { deviceId, chatJid: jids[i]!, pinned: true }, 15_000, 3)));
+    await Promise.all(ports.map(closePort));
+    // Assess
+    const accepted = outcomes.filter((o) => o.status === 200);
+    expect(outcomes.map((o) => o.status).sort()).toEqual([200, 200, 200, 409, 409, 409, 409, 409]);
+    expect(outcomes.filter((o) => o.status === 409).every((o) => o.error === 'PinLimitError')).toBe(true);
+    expect(jids.filter(pinned)).toHaveLength(3);
+    expect(accepted.every((o) => pinned(jids[outcomes.indexOf(o)]!))).toBe(true);
+    expect(world.sim.connections(deviceJid)).toMatchObject({ total: 1, maxConcurrent: 1 });
+    expect(version() - before).toBeLessThanOrEqual(2);
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('a waiting caller whose budget cannot be met answers 409 busy with Retry-After, and its request is never applied', async () => {
+    // Prepare: the holder's connection is slow (every frame 300 ms late); the second caller has 5 s in all
+    const { deviceId, jids, deviceJid, pinned } = await device(2);
+    const [slow, hurried] = [newPort(world), newPort(world)];
+    world.sim.setFaults([{ kind: 'latency', ms: 300 }], { deviceJid });
+    // Act
+    const holding = pinCall(slow, { deviceId, chatJid: jids[0]!, pinned: true }, 20_000);
+    await sleep(200);
+    const refused = await pinCall(hurried, { deviceId, chatJid: jids[1]!, pinned: true }, 5_000);
+    const held = await holding;
+    world.sim.setFaults([], { deviceJid });
+    await Promise.all([slow, hurried].map(closePort));
+    // Assess
+    expect(refused).toMatchObject({ status: 409, error: 'DeviceBusyError' });
+    expect(Number(refused.retryAfter)).toBeGreaterThanOrEqual(1);
+    expect(held.status).toBe(200);
+    expect(pinned(jids[0]!)).toBe(true);
+    expect(pinned(jids[1]!)).toBe(false);
+  });
+
+  it('requests queued together on one chat: the one that reached the queue last decides', async () => {
+    // Prepare: a holder busy logging in while 6 callers queue pins and unpins of one chat, 30 ms apart
+    const { deviceId, jids, deviceJid, pinned } = await device(1);
+    world.sim.setFaults([{ kind: 'latency', ms: 60 }], { deviceJid });
+    const ports = Array.from({ length: 7 }, () => newPort(world));
+    // Act
+    const outcomes: Array<Promise<Outcome>> = [];
+    for (const [i, port] of ports.entries()) {
+      outcomes.push(pinCall(port, { deviceId, chatJid: jids[0]!, pinned: i % 2 === 1 }, 15_000));
+      await sleep(30);
+    }
+    const answered = await Promise.all(outcomes);
+    world.sim.setFaults([], { deviceJid });
+    await Promise.all(ports.map(closePort));
+    // Assess
+    expect(answered.map((o) => o.status)).toEqual(Array(7).fill(200));
+    expect(pinned(jids[0]!)).toBe(false);
+    expect(world.sim.connections(deviceJid).total).toBe(1);
+  });
+});
