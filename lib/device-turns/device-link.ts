@@ -17,7 +17,7 @@ export interface DeviceLink {
   /** Serves requests (arrival order) as one decision; resolves with each request's outcome. */
   serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>>;
   /** Whether a batch another holder was uploading landed, after catching up with WhatsApp; undefined when it cannot tell. */
-  landed(batch: BatchRecord, by: number): Promise<boolean | undefined>;
+  landed(batch: BatchRecord, by: number, phase: Phase): Promise<boolean | undefined>;
   /** Processes what WhatsApp queued while the device was away (a cold connection), within `by`. */
   drain(by: number, phase: Phase): Promise<void>;
   /**

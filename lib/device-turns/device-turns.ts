@@ -35,9 +35,9 @@ const MIN_TURN_MS = 1_000;
 /** Most requests decided and sent together. */
 const MAX_BATCH = 50;
 /** Waiting callers poll the lease item: first after this long, then less and less often. */
-const POLL_FIRST_MS = 100;
+const POLL_FIRST_MS = 200;
 const POLL_MAX_MS = 1_000;
-const POLL_GROWTH = 1.5;
+const POLL_GROWTH = 1.6;
 /** Answered requests whose callers never came for the outcome are removed this long after their withdrawal time. */
 const STALE_AFTER_MS = 60_000;
 /** Takes of the lease before a caller gives up (each lost race means another caller now holds it). */
@@ -282,7 +282,7 @@ export class DeviceTurns implements WhatsAppPort {
     const unclaim: string[] = [];
     for (const batch of orphans) {
       const claimed = view.requests.filter((request) => request.claim === batch.id && !request.out);
-      const landed = await call.phase('resolve', () => link.landed(batch, stop));
+      const landed = await call.phase('resolve', () => link.landed(batch, stop, call.phase));
       for (const request of claimed) {
         if (landed === true) outcomes.set(request.id, batch.decisions[request.id] ?? encodeOutcome('change'));
         else if (landed === false) unclaim.push(request.id);

@@ -115,7 +115,8 @@ export class DeviceConnection implements DeviceLink {
     return true;
   }
 
-  async landed(batch: BatchRecord, by: number): Promise<boolean | undefined> {
+  async landed(batch: BatchRecord, by: number, phase: Phase): Promise<boolean | undefined> {
+    await this.connected(phase);
     await this.sync.refresh(by);
     const mutations = this.sync.mutationsAfter(batch.base);
     if (!mutations) return undefined;
@@ -166,8 +167,7 @@ export class DeviceConnection implements DeviceLink {
    * again; a plan that changes nothing is confirmed by WhatsApp (one resync) unless this call already did.
    */
   async serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>> {
-    if (!this.opened) await phase('connect', () => this.socket.open());
-    this.opened = true;
+    await this.connected(phase);
     const outcomes = new Map<string, RequestOutcome>();
     const missing = await phase('exists', () => this.checkChats(requests));
     const live = requests.filter((request) => !missing.has(request.chatJid));
@@ -192,6 +192,13 @@ export class DeviceConnection implements DeviceLink {
       confirmed = true; // the catch-up brought the server's version
       if (attempt === MAX_ATTEMPTS) throw new WhatsAppRejectedError(`the account's app state kept changing (${attempt} attempts)`);
     }
+  }
+
+  /** Opens the connection on first use (a cold device). */
+  private async connected(phase: Phase): Promise<void> {
+    if (this.opened) return;
+    await phase('connect', () => this.socket.open());
+    this.opened = true;
   }
 
   /** Stages what the collection changed for the next commit (a full sync's new generation is written first). */
