@@ -80,6 +80,19 @@ export class PhoneSignal {
     return { type: type === 3 ? 'pkmsg' : 'msg', body: Buffer.from(body, 'binary') };
   }
 
+  /** As if the device had answered once: later messages are plain `msg` (libsignal drops the pre-key header once the
+   *  other side has replied). The device must decrypt the earlier pkmsg first, as it does for an ordered queue. */
+  acknowledgeSession(address: SignalAddress): void {
+    const id = signalAddress(address).toString();
+    const serialized = this.sessions.get(id);
+    if (!serialized) return;
+    const record = SessionRecord.deserialize(serialized);
+    const session = (record as unknown as { getOpenSession(): { pendingPreKey?: unknown } | undefined }).getOpenSession();
+    if (!session?.pendingPreKey) return;
+    delete session.pendingPreKey;
+    this.sessions.set(id, record.serialize());
+  }
+
   /** Decrypt what a device sent to the phone; returns the plaintext without WhatsApp's random padding. */
   async decryptFrom(address: SignalAddress, enc: EncryptedPayload): Promise<Uint8Array> {
     const cipher = new SessionCipher(this.storage, signalAddress(address));
