@@ -3,7 +3,7 @@
  * simulator checks what a client uploads independently of Baileys' own decoder (whatsapp-rust-bridge).
  * Protobuf framing uses WAProto. Recipe: ../../../shared/notes/whatsapp-protocol.md §2.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { proto } from '@whiskeysockets/baileys';
 
 export type Operation = 'set' | 'remove';
@@ -67,7 +67,7 @@ export class PatchVerificationError extends Error {
 const LT_HASH_BYTES = 128;
 const { SET, REMOVE } = proto.SyncdMutation.SyncdOperation;
 
-const hmac = (algorithm: 'sha256' | 'sha512', key: Uint8Array, ...parts: Uint8Array[]): Buffer => {
+const hmac = (algorithm: 'sha256' | 'sha512', key: Uint8Array | KeyObject, ...parts: Uint8Array[]): Buffer => {
   const h = createHmac(algorithm, key);
   for (const part of parts) h.update(part);
   return h.digest();
@@ -94,10 +94,10 @@ export const expandKeys = (keyData: Uint8Array): MutationKeys => {
 };
 
 /** First 32 bytes of HMAC-SHA512(opByte ‖ keyId ‖ IV‖ciphertext ‖ uint64BE(len(keyId)+1)). */
-export const valueMac = (operation: Operation, ivAndCiphertext: Uint8Array, keyId: Uint8Array, valueMacKey: Uint8Array): Buffer =>
+export const valueMac = (operation: Operation, ivAndCiphertext: Uint8Array, keyId: Uint8Array, valueMacKey: Uint8Array | KeyObject): Buffer =>
   hmac('sha512', valueMacKey, Buffer.of(operation === 'set' ? 1 : 2), keyId, ivAndCiphertext, uint64BE(keyId.length + 1)).subarray(0, 32);
 
-export const indexMac = (indexJson: Uint8Array, indexKey: Uint8Array): Buffer => hmac('sha256', indexKey, indexJson);
+export const indexMac = (indexJson: Uint8Array, indexKey: Uint8Array | KeyObject): Buffer => hmac('sha256', indexKey, indexJson);
 
 export const snapshotMac = (ltHash: Uint8Array, version: number, name: string, snapshotMacKey: Uint8Array): Buffer =>
   hmac('sha256', snapshotMacKey, ltHash, uint64BE(version), Buffer.from(name, 'utf8'));
@@ -258,20 +258,36 @@ export const verifyPatch = (
   return { state: next, mutations };
 };
 
-/** An app-state key with its expansion done once (seeding encrypts thousands of records under one key). */
-export interface ExpandedKey extends AppStateKey { keys: MutationKeys }
-export const withExpandedKeys = (key: AppStateKey): ExpandedKey => ('keys' in key ? (key as ExpandedKey) : { ...key, keys: expandKeys(key.data) });
+/** An app-state key with its expansion done once, as key objects (seeding encrypts thousands of records under one key). */
+export interface ExpandedKey extends AppStateKey {
+  keys: MutationKeys;
+  objects: { index: KeyObject; valueEncryption: KeyObject; valueMac: KeyObject };
+}
+export const withExpandedKeys = (key: AppStateKey): ExpandedKey => {
+  if ('objects' in key) return key as ExpandedKey;
+  const keys = expandKeys(key.data);
+  return { ...key, keys, objects: { index: createSecretKey(keys.indexKey), valueEncryption: createSecretKey(keys.valueEncryptionKey), valueMac: createSecretKey(keys.valueMacKey) } };
+};
+
+/** IVs drawn in bulk: one randomBytes call per 4,096 records. */
+let ivPool = Buffer.alloc(0);
+const nextIv = (): Buffer => {
+  if (ivPool.length < 16) ivPool = randomBytes(16 * 4096);
+  const iv = ivPool.subarray(0, 16);
+  ivPool = ivPool.subarray(16);
+  return iv;
+};
 
 /** Encrypts one mutation's record: IV ‖ AES-256-CBC(SyncActionData) ‖ valueMac, its indexMac and keyId. */
 export const encryptRecord = (input: MutationInput, key: ExpandedKey): DecodedMutation => {
   const keyId = Buffer.from(key.id);
   const indexJson = Buffer.from(JSON.stringify(input.index));
   const plain = proto.SyncActionData.encode({ index: indexJson, value: input.value, padding: new Uint8Array(0), version: input.apiVersion }).finish();
-  const iv = randomBytes(16);
-  const cipher = createCipheriv('aes-256-cbc', key.keys.valueEncryptionKey, iv);
+  const iv = nextIv();
+  const cipher = createCipheriv('aes-256-cbc', key.objects.valueEncryption, iv);
   const encrypted = Buffer.concat([iv, cipher.update(plain), cipher.final()]);
-  const vMac = valueMac(input.operation, encrypted, keyId, key.keys.valueMacKey);
-  const iMac = indexMac(indexJson, key.keys.indexKey);
+  const vMac = valueMac(input.operation, encrypted, keyId, key.objects.valueMac);
+  const iMac = indexMac(indexJson, key.objects.index);
   return { ...input, indexMac: iMac, valueMac: vMac, record: { index: { blob: iMac }, value: { blob: Buffer.concat([encrypted, vMac]) }, keyId: { id: keyId } } };
 };
 

@@ -8,7 +8,11 @@ export { startSimulator } from './simulator.js';
 
 /** autoScan is accepted but has no effect: the QR carries the companion's adv secret, which never reaches the server,
  *  so the phone can only scan a QR handed to scanQr (or POST /phone/scan). */
-export interface SimulatorOptions { host?: string /* 127.0.0.1 */; port?: number /* 0 = random */; latencyMs?: number; autoScan?: boolean }
+export interface SimulatorOptions {
+  host?: string /* 127.0.0.1 */; port?: number /* 0 = random */; latencyMs?: number; autoScan?: boolean;
+  /** patches per app-state sync answer before has_more_patches (default 50) */
+  appStatePageSize?: number;
+}
 
 export interface SimAccount { phoneNumber: string; lid: string; jid: string; name: string }
 

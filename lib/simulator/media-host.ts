@@ -51,7 +51,7 @@ const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest(
 
 /** A directPath shaped like the real ones: /v/t62.<n>-24/<digits>_<digits>_n.enc?ccb=11-4&oh=…&oe=… */
 const newDirectPath = () =>
-  `/v/t62.${randomInt(1000, 9999)}-24/${randomInt(10 ** 7, 10 ** 8)}_${randomInt(10 ** 14, 10 ** 15)}_n.enc?ccb=11-4&oh=01_${randomBytes(18).toString('base64url')}&oe=${randomBytes(4).toString('hex').toUpperCase()}`;
+  `/v/t62.${randomInt(1000, 9999)}-24/${randomInt(10 ** 7, 10 ** 8)}_${randomInt(10 ** 13, 10 ** 14)}_n.enc?ccb=11-4&oh=01_${randomBytes(18).toString('base64url')}&oe=${randomBytes(4).toString('hex').toUpperCase()}`;
 
 const pathOf = (directPath: string) => directPath.split('?')[0];
 

@@ -93,6 +93,7 @@ class SimServer implements Simulator, ConnectionHost {
     const record = this.registry.createAccount(options);
     const appState = new AppStateServer({
       phoneJid: `${record.phoneNumber}:0@s.whatsapp.net`,
+      pageSize: this.options.appStatePageSize,
       media: this.media,
       deviceKeys: deviceJid => this.registry.device(deviceJid)?.appStateKeyIds,
       onAppend: (collection, byDevice, mutations) => {
