@@ -120,7 +120,11 @@ export interface Simulator {
   pinnedChats(phoneNumber: string): PinnedChat[];
   appStateVersion(phoneNumber: string, collection: string): number;
   /** The server's LT hash (128 bytes) and entry count of a collection, and its latest snapshot if compacted. */
-  appStateInfo(phoneNumber: string, collection?: string): { version: number; hash: Buffer; entries: number; snapshot?: { version: number; directPath: string; keyId: string } };
+  appStateInfo(phoneNumber: string, collection?: string): {
+    version: number; hash: Buffer; entries: number;
+    /** reference = the ExternalBlobReference bytes a client gets in <snapshot> */
+    snapshot?: { version: number; directPath: string; keyId: string; reference: Uint8Array };
+  };
   /** A realistic regular_low history for the account (snapshot on the media host, later patches, key rotation). Only on an account with an empty regular_low. */
   seedAppState(phoneNumber: string, options: SeedAppStateOptions): Promise<SeededAppState>;
   violations: ProtocolViolation[];

@@ -227,7 +227,7 @@ class SimServer implements Simulator, ConnectionHost {
   appStateInfo(phoneNumber: string, collection = 'regular_low') {
     const { appState } = this.account(phoneNumber);
     const snapshot = appState.snapshotInfo(collection);
-    return { ...appState.collectionState(collection), ...(snapshot && { snapshot: { version: snapshot.version, directPath: snapshot.directPath, keyId: snapshot.keyId } }) };
+    return { ...appState.collectionState(collection), ...(snapshot && { snapshot: { version: snapshot.version, directPath: snapshot.directPath, keyId: snapshot.keyId, reference: snapshot.ref } }) };
   }
 
   appStateVersion(phoneNumber: string, collection: string): number { return this.account(phoneNumber).appState.version(collection) }

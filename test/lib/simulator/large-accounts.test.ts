@@ -232,10 +232,18 @@ describe('simulator large accounts: snapshots, key rotation, external mutations,
     const elapsed = performance.now() - started;
     const { user, system } = process.cpuUsage(cpu);
     const info = fx.sim.appStateInfo(phoneNumber);
+    const { keys } = await fx.sim.linkDevice(phoneNumber);
+    const ref = proto.ExternalBlobReference.decode(info.snapshot!.reference);
+    const file = Buffer.from(await (await fetch(`${fx.sim.mediaUrl}${ref.directPath}`)).arrayBuffer());
+    const { decryptMediaBlob } = await import('../../../lib/simulator/media-host.js');
+    const verified = verifySnapshot(LOW, decryptMediaBlob(file, ref.mediaKey!), id => keys['app-state-sync-key']?.[Buffer.from(id).toString('base64')]?.keyData ?? undefined);
     // Assess
     console.log(`seedAppState: 10,000 entries in ${elapsed.toFixed(0)} ms wall, ${((user + system) / 1000).toFixed(0)} ms CPU`);
     expect(seeded.chats).toHaveLength(10_000);
-    expect(info.snapshot).toEqual({ version: 33, directPath: expect.any(String), keyId: seeded.snapshotKeyId });
+    expect(info.snapshot).toEqual({ version: 33, directPath: expect.any(String), keyId: seeded.snapshotKeyId, reference: expect.any(Uint8Array) });
+    expect(verified.state.version).toBe(33);
+    expect(verified.mutations).toHaveLength(10_000);
+    expect(new Set(verified.mutations.map(m => m.index[0]))).toEqual(new Set(['markChatAsRead', 'archive', 'pin_v1']));
     expect(info.entries).toBeGreaterThanOrEqual(10_000);
     expect(fx.sim.pinnedChats(phoneNumber)).toHaveLength(2);
   });
