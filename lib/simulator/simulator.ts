@@ -56,7 +56,8 @@ class SimServer implements Simulator, ConnectionHost {
   private readonly contactPhones = new Map<string, PhoneSignal>();
   /** What to do when a queued message is receipted (e.g. the device now holds the shared keys). */
   private readonly onReceipted = new Map<string, () => void>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Pending phone reactions: their timers and how to settle them when the simulator stops first. */
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
 
   constructor(private readonly options: SimulatorOptions) {
     this.rootPublicKey = this.identity.rootPublicKey;
@@ -171,7 +172,7 @@ class SimServer implements Simulator, ConnectionHost {
     const { sim: control, appState } = this.account(phoneNumber);
     if (control.pinLimit === undefined || appState.pinnedChats().length <= control.pinLimit) return;
     const done = new Promise<void>(resolve => {
-      const timer = setTimeout(() => {
+      const timer: NodeJS.Timeout = setTimeout(() => {
         this.timers.delete(timer);
         try {
           const limit = control.pinLimit;
@@ -184,7 +185,7 @@ class SimServer implements Simulator, ConnectionHost {
         }
         resolve();
       }, control.pinLimitDelayMs);
-      this.timers.add(timer);
+      this.timers.set(timer, resolve);
     });
     control.pending.add(done);
     void done.then(() => control.pending.delete(done));
@@ -339,7 +340,10 @@ class SimServer implements Simulator, ConnectionHost {
   }
 
   private async shutdown(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
+    for (const [timer, settle] of this.timers) {
+      clearTimeout(timer);
+      settle();
+    }
     this.timers.clear();
     for (const connection of this.live) connection.terminate();
     await this.media.close();
