@@ -9,7 +9,7 @@ import { getBinaryNodeChildren, proto, type BinaryNode } from '@whiskeysockets/b
 import {
   encodePatch,
   encodeSnapshot,
-  encryptRecord,
+  encryptRecords,
   mixRecords,
   newCollectionState,
   PatchVerificationError,
@@ -144,6 +144,7 @@ export class AppStateServer {
     const media = this.options.media;
     const { patch, state, mutations } = encodePatch('regular_low', list.map(change => changeToMutation(change, now)), collection.state, key, {
       external: media && (plain => media.upload(plain)),
+      inPlace: true, // a phone patch is always accepted: no copy of a large index map per patch
     });
     this.append('regular_low', collection, [patch], state, mutations, this.phoneJid);
   }
@@ -158,7 +159,7 @@ export class AppStateServer {
     if (collection.state.version !== 0 || collection.patches.length) throw new Error('seedSnapshot needs an empty regular_low collection');
     if (!Number.isSafeInteger(options.version) || options.version < 1) throw new Error('seedSnapshot needs a version ≥ 1');
     const key = withExpandedKeys(this.key(options.keyId));
-    const mutations = inputs.map(input => encryptRecord(input, key));
+    const mutations = encryptRecords(inputs, key);
     const state = newCollectionState();
     state.version = options.version;
     mixRecords(state, mutations);

@@ -295,7 +295,9 @@ class SimServer implements Simulator, ConnectionHost {
       this.phoneWork = this.phoneWork.then(async () => {
         const phone = this.contactPhone(sender);
         const fresh = !phone.hasSession(address);
-        const enc = await phone.encryptFor(address, fresh ? takePreKeyBundle(device) : undefined, textMessage(text));
+        const bundle = fresh ? takePreKeyBundle(device) : undefined;
+        const enc = await phone.encryptFor(address, bundle, textMessage(text));
+        if (bundle?.preKey) this.notifyPreKeyLow(device);
         // a contact the device has talked to before: after the first (pkmsg), plain msg
         if (fresh) phone.acknowledgeSession(address);
         this.enqueue(device, messageNode({ from: `${sender}@s.whatsapp.net`, id: stanzaId(), t: Math.floor(Date.now() / 1000), enc }));
