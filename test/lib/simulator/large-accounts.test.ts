@@ -165,7 +165,7 @@ describe('simulator large accounts: snapshots, key rotation, external mutations,
     expect(await client.settled).toBe('open');
     await quiesce(fx.sim, 300);
     const keys = [...linked.auth.data.entries()].filter(([id]) => id.startsWith('app-state-sync-key/'));
-    const newest = keys.map(([id, key]) => ({ id: id.split('/')[1], timestamp: Number((key as proto.Message.IAppStateSyncKeyData).timestamp) })).sort((a, b) => b.timestamp - a.timestamp)[0];
+    const newest = keys.map(([id, key]) => ({ id: id.slice('app-state-sync-key/'.length), timestamp: Number((key as proto.Message.IAppStateSyncKeyData).timestamp) })).sort((a, b) => b.timestamp - a.timestamp)[0];
     await client.sock.chatModify({ pin: true }, '15551110001@s.whatsapp.net');
     // Assess
     expect(keys).toHaveLength(2);
