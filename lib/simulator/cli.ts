@@ -1,7 +1,9 @@
 /**
- * `npm run simulator [-- --port 4100 --control-port 4101 --latency 0 --phone 15550000001 --auth-dir <dir>]`
+ * `npm run simulator [-- --port 4100 --control-port 4101 --latency 0 --phone 15550000001 --auth-dir <dir> --entries 0]`
  * Starts the simulator with a demo account and one linked demo device whose Baileys auth state is written to --auth-dir
  * (useMultiFileAuthState format; default <tmpdir>/whatsapp-simulator-auth), prints how to reach it, and runs until Ctrl-C.
+ * --entries N seeds the demo account's regular_low with a realistic history of N entries (snapshot + later patches,
+ * two key generations) before the demo device is linked.
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,11 +19,14 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '0' },
     phone: { type: 'string' },
     'auth-dir': { type: 'string', default: join(tmpdir(), 'whatsapp-simulator-auth') },
+    entries: { type: 'string', default: '0' },
   },
 });
 
 const sim = await startSimulator({ port: Number(values.port), latencyMs: Number(values.latency) });
 const account = sim.createAccount({ phoneNumber: values.phone, name: 'Demo' });
+const entries = Number(values.entries);
+const seeded = entries > 0 ? await sim.seedAppState(account.phoneNumber, { entries }) : undefined;
 const device = await sim.linkDevice(account.phoneNumber);
 const { state, saveCreds } = await useMultiFileAuthState(values['auth-dir']);
 Object.assign(state.creds, device.creds);
@@ -34,7 +39,9 @@ console.log(`WhatsApp simulator
   root public key: ${Buffer.from(sim.rootPublicKey).toString('base64')}   (set WA_CERT_DETAILS.PUBLIC_KEY to it)
   demo account:    ${account.phoneNumber} (${account.lid})
   demo device:     ${device.deviceJid}   auth state in ${values['auth-dir']}/
-  control url:     ${control.url}   (GET /state, POST /faults, POST /phone/pin, POST /phone/scan, GET /chats/${account.phoneNumber})
+  media url:       ${sim.mediaUrl}   (WHATSAPP_MEDIA_URL)${seeded ? `
+  app state:       ${entries} entries seeded, regular_low v${seeded.version} (snapshot v${seeded.snapshotVersion})` : ''}
+  control url:     ${control.url}   (GET /state, POST /faults, POST /phone/pin, POST /phone/scan, GET /chats/${account.phoneNumber}; README.md lists all)
 Ctrl-C to stop.`);
 
 const shutdown = async () => {

@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { once } from 'node:events';
 import { BufferJSON } from '@whiskeysockets/baileys';
-import type { Fault, Simulator } from './index.js';
+import type { Fault, MediaFault, PhoneChange, SeedAppStateOptions, Simulator } from './index.js';
 import { phoneChats, simulatorSnapshot } from './simulator.js';
 
 export interface ControlServer { url: string; close(): Promise<void> }
@@ -31,7 +31,9 @@ const requireString = (body: Record<string, unknown>, field: string): string => 
 };
 
 /** GET /state, POST /faults, POST /phone/pin, POST /phone/archive, POST /phone/scan, GET /chats/:phoneNumber[?jid=…],
- *  POST /accounts, POST /numbers, POST /groups, POST /devices (a linked device's creds and keys, BufferJSON-encoded). */
+ *  POST /accounts, POST /numbers, POST /groups, POST /devices (a linked device's creds and keys, BufferJSON-encoded),
+ *  POST /phone/mutate, POST /phone/rotate-key, POST /phone/compact, POST /phone/pin-limit, POST /seed,
+ *  GET /pinned/:phoneNumber, POST /contact-messages, GET /offline-queue/:deviceJid, POST /media-faults. */
 /** Always bound to 127.0.0.1: the endpoint has no authentication. */
 export async function startControlServer(sim: Simulator, options: { port?: number } = {}): Promise<ControlServer> {
   const routes = async (method: string, url: URL, request: IncomingMessage): Promise<unknown> => {
@@ -43,6 +45,11 @@ export async function startControlServer(sim: Simulator, options: { port?: numbe
       const chats = [...jids].map(chatJid => ({ chatJid, ...sim.chatState(phoneNumber, chatJid) }));
       return { phoneNumber, pinned: chats.filter(chat => chat.pinned).map(chat => chat.chatJid), chats };
     }
+    if (method === 'GET' && url.pathname.startsWith('/pinned/')) {
+      const phoneNumber = decodeURIComponent(url.pathname.slice('/pinned/'.length));
+      return { phoneNumber, pinned: sim.pinnedChats(phoneNumber) };
+    }
+    if (method === 'GET' && url.pathname.startsWith('/offline-queue/')) return sim.offlineQueue(decodeURIComponent(url.pathname.slice('/offline-queue/'.length)));
     if (method !== 'POST') throw new HttpError(404, `no route ${route}`);
     const body = await readJson(request);
     switch (url.pathname) {
@@ -56,6 +63,38 @@ export async function startControlServer(sim: Simulator, options: { port?: numbe
       case '/phone/archive':
         await sim.phone(requireString(body, 'phoneNumber')).setArchived(requireString(body, 'chatJid'), body.archived !== false);
         return sim.chatState(requireString(body, 'phoneNumber'), requireString(body, 'chatJid'));
+      case '/phone/mutate': {
+        if (!Array.isArray(body.changes) || !body.changes.length) throw new HttpError(400, '"changes" must be a non-empty array');
+        const phoneNumber = requireString(body, 'phoneNumber');
+        await sim.phone(phoneNumber).mutate(body.changes as PhoneChange[]);
+        return { version: sim.appStateVersion(phoneNumber, 'regular_low'), pinned: sim.pinnedChats(phoneNumber) };
+      }
+      case '/phone/rotate-key':
+        return sim.phone(requireString(body, 'phoneNumber')).rotateAppStateKey();
+      case '/phone/compact':
+        return sim.phone(requireString(body, 'phoneNumber')).compact();
+      case '/phone/pin-limit': {
+        const phone = sim.phone(requireString(body, 'phoneNumber'));
+        if (body.pinLimit !== null && (typeof body.pinLimit !== 'number' || body.pinLimit < 0)) throw new HttpError(400, '"pinLimit" must be a number ≥ 0 or null (no limit)');
+        phone.pinLimit = body.pinLimit ?? undefined;
+        if (typeof body.delayMs === 'number') phone.pinLimitDelayMs = body.delayMs;
+        return { pinLimit: phone.pinLimit ?? null, delayMs: phone.pinLimitDelayMs };
+      }
+      case '/seed': {
+        if (typeof body.entries !== 'number') throw new HttpError(400, '"entries" must be a number');
+        const { phoneNumber: _phone, ...options } = body;
+        const seeded = await sim.seedAppState(requireString(body, 'phoneNumber'), options as unknown as SeedAppStateOptions);
+        return { ...seeded, chats: seeded.chats.length };
+      }
+      case '/contact-messages':
+        return sim.queueContactMessages(requireString(body, 'deviceJid'), {
+          senders: Number(body.senders ?? 1), messages: Number(body.messages ?? 1),
+          ...(typeof body.appStateKeyShareAt === 'number' && { appStateKeyShareAt: body.appStateKeyShareAt }),
+        });
+      case '/media-faults':
+        if (!Array.isArray(body.faults)) throw new HttpError(400, '"faults" must be an array');
+        sim.setMediaFaults(body.faults as MediaFault[]);
+        return { ok: true };
       case '/phone/scan':
         await sim.scanQr(requireString(body, 'qr'), requireString(body, 'phoneNumber'));
         return { ok: true };

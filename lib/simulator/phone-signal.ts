@@ -28,7 +28,7 @@ const newKeyPair = (): KeyPair => {
 export class PhoneSignal {
   readonly identity: KeyPair;
   readonly registrationId = randomInt(1, 16380);
-  private readonly signedPreKey: { keyId: number; keyPair: KeyPair; signature: Uint8Array };
+  private signed?: { keyId: number; keyPair: KeyPair; signature: Uint8Array };
   private readonly preKeys = new Map<number, KeyPair>();
   private readonly sessions = new Map<string, Uint8Array>();
   private nextPreKeyId = 1;
@@ -37,8 +37,6 @@ export class PhoneSignal {
   /** identity: the account (ADV) key pair, so the phone's Signal identity is the key that signed the device list. */
   constructor(readonly phoneNumber: string, identity: KeyPair = newKeyPair()) {
     this.identity = identity;
-    const signed = newKeyPair();
-    this.signedPreKey = { keyId: 1, keyPair: signed, signature: calculateSignature(identity.private, signalKey(signed.public)) };
     this.storage = {
       loadSession: async (id) => (this.sessions.has(id) ? SessionRecord.deserialize(this.sessions.get(id)!) : undefined),
       storeSession: async (id, record) => void this.sessions.set(id, record.serialize()),
@@ -52,6 +50,15 @@ export class PhoneSignal {
       getOurRegistrationId: () => this.registrationId,
       getOurIdentity: () => keyPair(this.identity),
     };
+  }
+
+  /** Made on first use: signing is slow (libsignal signs in JavaScript), and a party that only sends never needs it. */
+  private get signedPreKey(): { keyId: number; keyPair: KeyPair; signature: Uint8Array } {
+    if (!this.signed) {
+      const pair = newKeyPair();
+      this.signed = { keyId: 1, keyPair: pair, signature: calculateSignature(this.identity.private, signalKey(pair.public)) };
+    }
+    return this.signed;
   }
 
   hasSession(address: SignalAddress): boolean {
@@ -78,6 +85,19 @@ export class PhoneSignal {
     }
     const { type, body } = await new SessionCipher(this.storage, addr).encrypt(Buffer.from(plaintext));
     return { type: type === 3 ? 'pkmsg' : 'msg', body: Buffer.from(body, 'binary') };
+  }
+
+  /** As if the device had answered once: later messages are plain `msg` (libsignal drops the pre-key header once the
+   *  other side has replied). The device must decrypt the earlier pkmsg first, as it does for an ordered queue. */
+  acknowledgeSession(address: SignalAddress): void {
+    const id = signalAddress(address).toString();
+    const serialized = this.sessions.get(id);
+    if (!serialized) return;
+    const record = SessionRecord.deserialize(serialized);
+    const session = (record as unknown as { getOpenSession(): { pendingPreKey?: unknown } | undefined }).getOpenSession();
+    if (!session?.pendingPreKey) return;
+    delete session.pendingPreKey;
+    this.sessions.set(id, record.serialize());
   }
 
   /** Decrypt what a device sent to the phone; returns the plaintext without WhatsApp's random padding. */

@@ -19,6 +19,19 @@ export interface DeviceRecord {
   removed: boolean;
   offline: BinaryNode[];       // stanzas waiting for the next login, dropped on their receipt
   awaitingKeyShare?: boolean;  // freshly paired: the phone shares the app-state key once pre-keys are uploaded
+  /** base64 ids of the app-state keys the device holds (given at linking, or shared and receipted) */
+  appStateKeyIds: Set<string>;
+  /** what happened to the messages queued for it (contacts' and the phone's) */
+  inbox: InboxStats;
+}
+
+export interface InboxStats {
+  queued: number;                 // ever queued
+  delivered: number;              // stanzas sent (a redelivery counts again)
+  receipted: number;              // dropped on a receipt (any type but retry) or an ack
+  retryReceipts: number;          // <receipt type="retry"> (the device could not decrypt)
+  acks: number;                   // <ack class="message"> for a queued message (error or not)
+  receiptTypes: Record<string, number>;  // receipts by type ('' = no type attribute)
 }
 
 export interface AppStateKey { keyId: Buffer; keyData: Buffer; timestamp: number }
@@ -27,7 +40,10 @@ export interface AccountRecord {
   phoneNumber: string;
   lid: string;                 // user part only
   name: string;
+  /** the newest app-state key (what the phone encrypts with) */
   appStateKey: AppStateKey;
+  /** every app-state key of the account, oldest first (the phone rotates: a new one is appended) */
+  appStateKeys: AppStateKey[];
   accountKey: KeyPair;         // the primary's ADV account signature key
   devices: Map<number, DeviceRecord>;
   nextDevice: number;
@@ -48,11 +64,13 @@ export class Registry {
   createAccount(options: { phoneNumber?: string; lid?: string; name?: string } = {}): AccountRecord {
     const phoneNumber = options.phoneNumber ? userOf(options.phoneNumber) : String(this.nextNumber++);
     if (this.accounts.has(phoneNumber)) throw new Error(`account ${phoneNumber} exists`);
+    const appStateKey = { keyId: randomBytes(6), keyData: randomBytes(32), timestamp: Date.now() };
     const account: AccountRecord = {
       phoneNumber,
       lid: options.lid ? userOf(options.lid) : String(randomInt(10 ** 13, 10 ** 14 - 1)) + String(randomInt(0, 10)),
       name: options.name ?? `Sim ${phoneNumber.slice(-4)}`,
-      appStateKey: { keyId: randomBytes(6), keyData: randomBytes(32), timestamp: Date.now() },
+      appStateKey,
+      appStateKeys: [appStateKey],
       accountKey: generateKeyPair(),
       devices: new Map(),
       nextDevice: 1,
@@ -80,7 +98,7 @@ export class Registry {
     return account?.devices.get(Number(device ?? 0));
   }
 
-  addDevice(account: AccountRecord, fields: Omit<DeviceRecord, 'jid' | 'lidJid' | 'phoneNumber' | 'device' | 'removed' | 'offline'>): DeviceRecord {
+  addDevice(account: AccountRecord, fields: Omit<DeviceRecord, 'jid' | 'lidJid' | 'phoneNumber' | 'device' | 'removed' | 'offline' | 'appStateKeyIds' | 'inbox'>): DeviceRecord {
     const device = account.nextDevice++;
     const record: DeviceRecord = {
       ...fields,
@@ -90,9 +108,20 @@ export class Registry {
       device,
       removed: false,
       offline: [],
+      appStateKeyIds: new Set(),
+      inbox: { queued: 0, delivered: 0, receipted: 0, retryReceipts: 0, acks: 0, receiptTypes: {} },
     };
     account.devices.set(device, record);
     return record;
+  }
+
+  /** A new app-state key with a later timestamp than every other key of the account; it becomes the newest. */
+  rotateAppStateKey(account: AccountRecord, now = Date.now()): AppStateKey {
+    const timestamp = Math.max(now, ...account.appStateKeys.map(key => key.timestamp + 1));
+    const key = { keyId: randomBytes(6), keyData: randomBytes(32), timestamp };
+    account.appStateKeys.push(key);
+    account.appStateKey = key;
+    return key;
   }
 
   registerNumber(phoneNumber: string, lid?: string): void {

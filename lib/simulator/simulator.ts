@@ -4,12 +4,17 @@ import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { getBinaryNodeChild, getBinaryNodeChildren, type BinaryNode, type proto } from '@whiskeysockets/baileys';
 import { WebSocketServer } from 'ws';
-import { AppStateServer } from './app-state-server.js';
+import { AppStateServer, type PhoneChange } from './app-state-server.js';
 import { createServerIdentity, type ServerIdentity } from './cert-chain.js';
 import { SimConnection, type ConnectionHost } from './connection.js';
 import { FaultBook } from './faults.js';
-import type { ChatState, ConnectionCounts, Fault, LinkedDevice, ProtocolViolation, SimAccount, SimPhone, Simulator, SimulatorOptions, StanzaRecord } from './index.js';
-import { linkDevice } from './link-device.js';
+import type {
+  ChatState, ConnectionCounts, Fault, LinkedDevice, MediaFault, MediaRequestRecord, OfflineQueueStats, PinnedChat, ProtocolViolation,
+  SeedAppStateOptions, SeededAppState, SimAccount, SimPhone, Simulator, SimulatorOptions, StanzaRecord,
+} from './index.js';
+import { appStateKeyShareOrder, linkDevice } from './link-device.js';
+import { MediaHost } from './media-host.js';
+import { seedAppState } from './seed.js';
 import { Pairing } from './pairing.js';
 import { buildKeyShareMessage, messageNode, PhoneSignal, textMessage } from './phone-signal.js';
 import { acceptPreKeyUpload, digestNode, InvalidKeyBundle, rotateSignedPreKey, takePreKeyBundle } from './pre-keys.js';
@@ -21,10 +26,17 @@ const PRE_KEY_LOW = 5;
 const unixTime = () => String(Math.floor(Date.now() / 1000));
 export const stanzaId = () => randomBytes(8).toString('hex').toUpperCase();
 
-interface AccountState { record: AccountRecord; appState: AppStateServer; phone: PhoneSignal }
+interface AccountState { record: AccountRecord; appState: AppStateServer; phone: PhoneSignal; sim: PhoneControl }
+
+/** The account's phone as tests drive it: its settings and the reactions it has pending. */
+interface PhoneControl extends SimPhone { pending: Set<Promise<void>> }
+
+/** Default delay before the phone enforces its pin limit ("shortly after"). */
+const PIN_LIMIT_DELAY_MS = 100;
 
 class SimServer implements Simulator, ConnectionHost {
   url = '';
+  readonly media = new MediaHost();
   readonly rootPublicKey: Uint8Array;
   readonly identity: ServerIdentity = createServerIdentity();
   readonly record: StanzaRecord[] = [];
@@ -40,6 +52,12 @@ class SimServer implements Simulator, ConnectionHost {
   private readonly wss: WebSocketServer;
   private nextConnectionId = 1;
   private phoneWork: Promise<unknown> = Promise.resolve();
+  /** Other accounts' phones (contacts) as Signal parties, by phone number. */
+  private readonly contactPhones = new Map<string, PhoneSignal>();
+  /** What to do when a queued message is receipted (e.g. the device now holds the shared keys). */
+  private readonly onReceipted = new Map<string, () => void>();
+  /** Pending phone reactions: their timers and how to settle them when the simulator stops first. */
+  private readonly timers = new Map<NodeJS.Timeout, () => void>();
 
   constructor(private readonly options: SimulatorOptions) {
     this.rootPublicKey = this.identity.rootPublicKey;
@@ -53,13 +71,19 @@ class SimServer implements Simulator, ConnectionHost {
   }
 
   async listen(): Promise<void> {
-    await once(this.wss, 'listening');
+    await Promise.all([once(this.wss, 'listening'), this.media.listen(this.options.host ?? '127.0.0.1')]);
     const address = this.wss.address();
     if (!address || typeof address === 'string') throw new Error('unexpected pipe address');
     this.url = `ws://${address.address}:${address.port}/ws/chat`;
   }
 
   // ---- public API ----
+
+  get mediaUrl(): string { return this.media.url }
+
+  get mediaRequests(): MediaRequestRecord[] { return this.media.requests }
+
+  setMediaFaults(faults: MediaFault[]): void { this.media.setFaults(faults) }
 
   get violations(): ProtocolViolation[] {
     const appState = [...this.accounts.values()].flatMap(account => account.appState.violations);
@@ -68,9 +92,18 @@ class SimServer implements Simulator, ConnectionHost {
 
   createAccount(options?: { phoneNumber?: string; lid?: string; name?: string }): SimAccount {
     const record = this.registry.createAccount(options);
-    const appState = new AppStateServer({ phoneJid: `${record.phoneNumber}:0@s.whatsapp.net` });
-    appState.addKey(record.appStateKey.keyId, record.appStateKey.keyData, record.appStateKey.timestamp);
-    this.accounts.set(record.phoneNumber, { record, appState, phone: new PhoneSignal(record.phoneNumber, record.accountKey) });
+    const appState = new AppStateServer({
+      phoneJid: `${record.phoneNumber}:0@s.whatsapp.net`,
+      pageSize: this.options.appStatePageSize,
+      media: this.media,
+      deviceKeys: deviceJid => this.registry.device(deviceJid)?.appStateKeyIds,
+      onAppend: (collection, byDevice, mutations) => {
+        if (collection === 'regular_low' && mutations.some(m => m.index[0] === 'pin_v1')) this.schedulePinLimit(record.phoneNumber);
+      },
+    });
+    for (const key of record.appStateKeys) appState.addKey(key.keyId, key.keyData, key.timestamp);
+    const state: AccountState = { record, appState, phone: new PhoneSignal(record.phoneNumber, record.accountKey), sim: this.phoneControl(record.phoneNumber) };
+    this.accounts.set(record.phoneNumber, state);
     return { phoneNumber: record.phoneNumber, lid: `${record.lid}@lid`, jid: `${record.phoneNumber}@s.whatsapp.net`, name: record.name };
   }
 
@@ -92,30 +125,110 @@ class SimServer implements Simulator, ConnectionHost {
     }
   }
 
-  phone(phoneNumber: string): SimPhone {
-    const mutate = async (action: 'pin' | 'archive', chatJid: string, value: boolean) => {
-      const { record, appState } = this.account(phoneNumber);
-      appState.phoneMutate({ action, chatJid, value });
-      this.phoneChats.set(record.phoneNumber, (this.phoneChats.get(record.phoneNumber) ?? new Set()).add(chatJid));
-      for (const device of record.devices.values()) {
-        for (const connection of this.connectionsOf(device.jid)) {
-          connection.send({ tag: 'notification', attrs: { from: SERVER_JID, type: 'server_sync', id: stanzaId(), t: unixTime() }, content: [
-            { tag: 'collection', attrs: { name: 'regular_low', version: String(appState.version('regular_low')) } },
-          ] });
-        }
+  phone(phoneNumber: string): SimPhone { return this.account(phoneNumber).sim }
+
+  private phoneControl(phoneNumber: string): PhoneControl {
+    const mutate = async (changes: PhoneChange[]) => this.phoneMutate(phoneNumber, changes);
+    const control: PhoneControl = {
+      pinLimit: 3,
+      pinLimitDelayMs: PIN_LIMIT_DELAY_MS,
+      pending: new Set(),
+      setPinned: (chatJid, pinned) => mutate([{ action: 'pin', chatJid, value: pinned }]),
+      setArchived: (chatJid, archived) => mutate([{ action: 'archive', chatJid, value: archived }]),
+      mutate: changes => mutate(changes),
+      rotateAppStateKey: async () => this.rotateAppStateKey(phoneNumber),
+      compact: async () => this.account(phoneNumber).appState.compact('regular_low'),
+      idle: async () => {
+        while (control.pending.size) await Promise.all([...control.pending]);
+        await this.phoneWork;
+      },
+    };
+    return control;
+  }
+
+  /** A phone patch in regular_low, then server_sync to the account's live devices. */
+  private phoneMutate(phoneNumber: string, changes: PhoneChange[]): void {
+    const { record, appState } = this.account(phoneNumber);
+    appState.phoneMutate(changes);
+    const touched = this.phoneChats.get(record.phoneNumber) ?? new Set();
+    for (const change of changes) touched.add(change.chatJid);
+    this.phoneChats.set(record.phoneNumber, touched);
+    this.notifyServerSync(record);
+  }
+
+  private notifyServerSync(record: AccountRecord): void {
+    const version = this.account(record.phoneNumber).appState.version('regular_low');
+    for (const device of record.devices.values()) {
+      for (const connection of this.connectionsOf(device.jid)) {
+        connection.send({ tag: 'notification', attrs: { from: SERVER_JID, type: 'server_sync', id: stanzaId(), t: unixTime() }, content: [
+          { tag: 'collection', attrs: { name: 'regular_low', version: String(version) } },
+        ] });
       }
-    };
-    return {
-      setPinned: (chatJid, pinned) => mutate('pin', chatJid, pinned),
-      setArchived: (chatJid, archived) => mutate('archive', chatJid, archived),
-    };
+    }
+  }
+
+  /** Like real phones: more pinned chats than the limit (by any device) → the phone unpins its oldest pins shortly after. */
+  private schedulePinLimit(phoneNumber: string): void {
+    const { sim: control, appState } = this.account(phoneNumber);
+    if (control.pinLimit === undefined || appState.pinnedChats().length <= control.pinLimit) return;
+    const done = new Promise<void>(resolve => {
+      const timer: NodeJS.Timeout = setTimeout(() => {
+        this.timers.delete(timer);
+        try {
+          const limit = control.pinLimit;
+          const pinned = appState.pinnedChats();
+          if (limit !== undefined && pinned.length > limit) {
+            this.phoneMutate(phoneNumber, pinned.slice(0, pinned.length - limit).map(({ chatJid }) => ({ action: 'pin' as const, chatJid, value: false })));
+          }
+        } catch (error) {
+          this.violation('phone-pin-limit-failed', (error as Error).message);
+        }
+        resolve();
+      }, control.pinLimitDelayMs);
+      this.timers.set(timer, resolve);
+    });
+    control.pending.add(done);
+    void done.then(() => control.pending.delete(done));
+  }
+
+  /** A new key, newest by timestamp, shared to every linked device; the phone's later patches use it. */
+  private rotateAppStateKey(phoneNumber: string): { keyId: string; timestamp: number } {
+    const { record, appState } = this.account(phoneNumber);
+    const key = this.registry.rotateAppStateKey(record);
+    appState.addKey(key.keyId, key.keyData, key.timestamp);
+    for (const device of record.devices.values()) if (!device.removed && !device.awaitingKeyShare) this.shareAppStateKey(device);
+    return { keyId: key.keyId.toString('base64'), timestamp: key.timestamp };
+  }
+
+  async seedAppState(phoneNumber: string, options: SeedAppStateOptions): Promise<SeededAppState> {
+    const account = this.account(phoneNumber);
+    const seeded = seedAppState({
+      registry: this.registry,
+      record: account.record,
+      appState: account.appState,
+      pinLimit: account.sim.pinLimit,
+      rotate: () => this.rotateAppStateKey(phoneNumber).keyId,
+    }, options);
+    const touched = this.phoneChats.get(account.record.phoneNumber) ?? new Set();
+    for (const { chatJid } of account.appState.pinnedChats()) touched.add(chatJid);
+    this.phoneChats.set(account.record.phoneNumber, touched);
+    this.notifyServerSync(account.record);
+    await this.phoneWork;
+    return seeded;
   }
 
   chatState(phoneNumber: string, chatJid: string): ChatState | undefined { return this.account(phoneNumber).appState.chatState(chatJid) }
 
   chats(phoneNumber: string): Array<{ chatJid: string } & ChatState> {
-    // The AppStateServer's decoded chats (a private map until lib/simulator/app-state-server.ts lists them itself).
-    return [...this.account(phoneNumber).appState['chats']].map(([chatJid, chat]) => ({ chatJid, ...chat }));
+    return this.account(phoneNumber).appState.chatList();
+  }
+
+  pinnedChats(phoneNumber: string): PinnedChat[] { return this.account(phoneNumber).appState.pinnedChats() }
+
+  appStateInfo(phoneNumber: string, collection = 'regular_low') {
+    const { appState } = this.account(phoneNumber);
+    const snapshot = appState.snapshotInfo(collection);
+    return { ...appState.collectionState(collection), ...(snapshot && { snapshot: { version: snapshot.version, directPath: snapshot.directPath, keyId: snapshot.keyId, reference: snapshot.ref } }) };
   }
 
   appStateVersion(phoneNumber: string, collection: string): number { return this.account(phoneNumber).appState.version(collection) }
@@ -128,7 +241,10 @@ class SimServer implements Simulator, ConnectionHost {
 
   setFaults(faults: Fault[], scope?: { deviceJid?: string }): void { this.faults.set(faults, scope?.deviceJid) }
 
-  clearFaults(): void { this.faults.clear() }
+  clearFaults(): void {
+    this.faults.clear();
+    this.media.clearFaults();
+  }
 
   /** What the control endpoint shows: accounts, devices, connections, faults, violations. */
   snapshot() {
@@ -140,14 +256,18 @@ class SimServer implements Simulator, ConnectionHost {
         lid: `${account.lid}@lid`,
         name: account.name,
         appStateVersion: this.appStateVersion(account.phoneNumber, 'regular_low'),
+        appStateKeys: appStateKeyShareOrder(account).map(key => ({ keyId: key.keyId.toString('base64'), timestamp: key.timestamp })),
+        pinnedChats: this.pinnedChats(account.phoneNumber),
         devices: [...account.devices.values()].map(device => ({
           jid: device.jid, removed: device.removed, preKeys: device.preKeys.size, queued: device.offline.length, connections: this.connections(device.jid),
+          appStateKeys: [...device.appStateKeyIds], offlineQueue: this.offlineQueue(device.jid),
         })),
       })),
       contacts: [...this.registry.contacts.keys()],
       groups: [...this.registry.groups.values()],
       connections: this.connections(),
-      faults: this.faults.snapshot(),
+      mediaUrl: this.mediaUrl,
+      faults: { ...this.faults.snapshot(), media: this.media.faultSnapshot() },
       violations: this.violations,
       recordLength: this.record.length,
     };
@@ -160,6 +280,52 @@ class SimServer implements Simulator, ConnectionHost {
     const device = this.registry.device(deviceJid);
     if (!device || device.removed) throw new Error(`no linked device ${deviceJid}`);
     for (let i = 0; i < count; i++) this.queuePhoneMessage(device, textMessage(`offline message ${i + 1} of ${count}`));
+  }
+
+  async queueContactMessages(deviceJid: string, options: { senders: number; messages: number; appStateKeyShareAt?: number }): Promise<{ senders: string[] }> {
+    const device = this.registry.device(deviceJid);
+    if (!device || device.removed) throw new Error(`no linked device ${deviceJid}`);
+    const senders = Math.max(1, Math.floor(options.senders));
+    const numbers = Array.from({ length: senders }, (_, i) => this.contactNumber(i));
+    const address = { user: device.phoneNumber, device: device.device };
+    for (let i = 0; i < options.messages; i++) {
+      if (options.appStateKeyShareAt === i) this.shareAppStateKey(device, { deliverNow: false });
+      const sender = numbers[i % senders];
+      const text = `message ${i + 1} of ${options.messages} from ${sender}`;
+      this.phoneWork = this.phoneWork.then(async () => {
+        const phone = this.contactPhone(sender);
+        const fresh = !phone.hasSession(address);
+        const bundle = fresh ? takePreKeyBundle(device) : undefined;
+        const enc = await phone.encryptFor(address, bundle, textMessage(text));
+        if (bundle?.preKey) this.notifyPreKeyLow(device);
+        // a contact the device has talked to before: after the first (pkmsg), plain msg
+        if (fresh) phone.acknowledgeSession(address);
+        this.enqueue(device, messageNode({ from: `${sender}@s.whatsapp.net`, id: stanzaId(), t: Math.floor(Date.now() / 1000), enc }));
+      }).catch(error => this.violation('contact-encrypt-failed', (error as Error).message, device.jid));
+    }
+    if (options.appStateKeyShareAt !== undefined && options.appStateKeyShareAt >= options.messages) this.shareAppStateKey(device, { deliverNow: false });
+    await this.phoneWork;
+    return { senders: numbers.map(number => `${number}@s.whatsapp.net`) };
+  }
+
+  offlineQueue(deviceJid: string): OfflineQueueStats {
+    const device = this.registry.device(deviceJid);
+    if (!device) throw new Error(`no device ${deviceJid}`);
+    const { queued: total, delivered, receipted, retryReceipts, acks, receiptTypes } = device.inbox;
+    return { queued: device.offline.length, total, delivered, receipted, retryReceipts, acks, receiptTypes: { ...receiptTypes } };
+  }
+
+  /** Contact numbers for queued messages: 1555 9 + 6 digits, registered on WhatsApp with a LID. */
+  private contactNumber(i: number): string {
+    const number = `15559${String(i + 1).padStart(6, '0')}`;
+    if (!this.registry.contacts.get(number)) this.registry.registerNumber(number, `2${number}`);
+    return number;
+  }
+
+  private contactPhone(number: string): PhoneSignal {
+    let phone = this.contactPhones.get(number);
+    if (!phone) this.contactPhones.set(number, (phone = new PhoneSignal(number)));
+    return phone;
   }
 
   beforeNextPatch(phoneNumber: string, action: () => void | Promise<void>): void { this.account(phoneNumber).appState.beforeNextUpload(action) }
@@ -176,7 +342,13 @@ class SimServer implements Simulator, ConnectionHost {
   }
 
   private async shutdown(): Promise<void> {
+    for (const [timer, settle] of this.timers) {
+      clearTimeout(timer);
+      settle();
+    }
+    this.timers.clear();
     for (const connection of this.live) connection.terminate();
+    await this.media.close();
     await new Promise<void>((resolve, reject) => this.wss.close(error => (error ? reject(error) : resolve())));
   }
 
@@ -256,6 +428,7 @@ class SimServer implements Simulator, ConnectionHost {
     if (node.tag === 'iq') return this.pairing.onIqResult(connection, node);
     if (!device) return;
     if (node.tag === 'receipt') return this.onReceipt(connection, device, node);
+    if (node.tag === 'ack' && node.attrs.class === 'message') return this.dropQueued(device, new Set([node.attrs.id]), { ack: true });
     if (node.tag === 'message') {
       connection.send({ tag: 'ack', attrs: { class: 'message', id: node.attrs.id, from: node.attrs.to ?? SERVER_JID, t: unixTime() } });
     }
@@ -322,28 +495,47 @@ class SimServer implements Simulator, ConnectionHost {
   // ---- messages from the phone ----
 
   /** Signal-encrypts a message from the account's phone to the device and keeps it until the device receipts it. */
-  queuePhoneMessage(device: DeviceRecord, plaintext: Uint8Array, options: { deliverNow?: boolean } = {}): void {
+  queuePhoneMessage(device: DeviceRecord, plaintext: Uint8Array, options: { deliverNow?: boolean; onReceipt?: () => void } = {}): void {
     const { phone } = this.account(device.phoneNumber);
     this.phoneWork = this.phoneWork.then(async () => {
       const address = { user: device.phoneNumber, device: device.device };
       const bundle = phone.hasSession(address) ? undefined : takePreKeyBundle(device);
       const enc = await phone.encryptFor(address, bundle, plaintext);
       const message = messageNode({ from: `${device.phoneNumber}@s.whatsapp.net`, id: stanzaId(), t: Math.floor(Date.now() / 1000), enc, category: 'peer' });
-      device.offline.push(message);
+      this.enqueue(device, message, options.onReceipt);
       if (bundle?.preKey) this.notifyPreKeyLow(device);
-      if (options.deliverNow) for (const connection of this.connectionsOf(device.jid)) connection.send(message);
+      if (options.deliverNow) {
+        for (const connection of this.connectionsOf(device.jid)) {
+          device.inbox.delivered++;
+          connection.send(message);
+        }
+      }
     }).catch(error => this.violation('phone-encrypt-failed', (error as Error).message, device.jid));
   }
 
-  shareAppStateKey(device: DeviceRecord): void {
-    const { keyId, keyData, timestamp } = this.account(device.phoneNumber).record.appStateKey;
-    this.queuePhoneMessage(device, buildKeyShareMessage([{ keyId, keyData, timestamp, fingerprint: { rawId: device.device, currentIndex: 0, deviceIndexes: [0, device.device] } }]), { deliverNow: true });
+  private enqueue(device: DeviceRecord, message: BinaryNode, onReceipt?: () => void): void {
+    device.offline.push(message);
+    device.inbox.queued++;
+    if (onReceipt) this.onReceipted.set(message.attrs.id, onReceipt);
+  }
+
+  /** The phone shares every app-state key of the account in one message, the newest first (so not last, when there are several). */
+  shareAppStateKey(device: DeviceRecord, options: { deliverNow?: boolean } = {}): void {
+    const keys = appStateKeyShareOrder(this.account(device.phoneNumber).record);
+    const fingerprint = { rawId: device.device, currentIndex: 0, deviceIndexes: [0, device.device] };
+    this.queuePhoneMessage(device, buildKeyShareMessage(keys.map(({ keyId, keyData, timestamp }) => ({ keyId, keyData, timestamp, fingerprint }))), {
+      deliverNow: options.deliverNow ?? true,
+      onReceipt: () => { for (const key of keys) device.appStateKeyIds.add(key.keyId.toString('base64')) },
+    });
   }
 
   private deliverOffline(connection: SimConnection, device: DeviceRecord): void {
     void this.phoneWork.then(() => {
       const queued = device.offline.length;
-      for (const message of device.offline) connection.send({ ...message, attrs: { ...message.attrs, offline: '1' } });
+      for (const message of device.offline) {
+        device.inbox.delivered++;
+        connection.send({ ...message, attrs: { ...message.attrs, offline: '1' } });
+      }
       connection.send({ tag: 'ib', attrs: {}, content: [{ tag: 'offline', attrs: { count: String(queued) } }] });
     });
   }
@@ -357,9 +549,27 @@ class SimServer implements Simulator, ConnectionHost {
     }
   }
 
+  /** A receipt or a message ack for queued messages: counted, and the messages are gone for good. */
+  private dropQueued(device: DeviceRecord, ids: Set<string>, kind: { receipt?: string; ack?: boolean }): void {
+    const dropped = device.offline.filter(message => ids.has(message.attrs.id));
+    if (!dropped.length) return;
+    device.offline = device.offline.filter(message => !ids.has(message.attrs.id));
+    for (const message of dropped) {
+      if (kind.ack) device.inbox.acks++;
+      else {
+        device.inbox.receiptTypes[kind.receipt ?? ''] = (device.inbox.receiptTypes[kind.receipt ?? ''] ?? 0) + 1;
+        if (kind.receipt === 'retry') device.inbox.retryReceipts++;
+      }
+      if (kind.receipt !== 'retry') device.inbox.receipted++;
+      const then = this.onReceipted.get(message.attrs.id);
+      this.onReceipted.delete(message.attrs.id);
+      if (then && kind.receipt !== 'retry' && !kind.ack) then();
+    }
+  }
+
   private onReceipt(connection: SimConnection, device: DeviceRecord, receipt: BinaryNode): void {
     const ids = new Set([receipt.attrs.id, ...getBinaryNodeChildren(getBinaryNodeChild(receipt, 'list'), 'item').map(item => item.attrs.id)]);
-    device.offline = device.offline.filter(message => !ids.has(message.attrs.id));
+    this.dropQueued(device, ids, { receipt: receipt.attrs.type });
     connection.send({ tag: 'ack', attrs: { class: 'receipt', id: receipt.attrs.id, from: receipt.attrs.to ?? SERVER_JID, ...(receipt.attrs.type && { type: receipt.attrs.type }) } });
   }
 

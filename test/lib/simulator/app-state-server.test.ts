@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chatModificationToAppPatch,
   decodePatches,
+  decodeSyncdSnapshot,
   encodeSyncdPatch,
   extractSyncdPatches,
   getBinaryNodeChild,
@@ -15,6 +16,7 @@ import {
   type WAPatchName,
 } from '@whiskeysockets/baileys';
 import { AppStateServer } from '../../../lib/simulator/app-state-server.js';
+import { MediaHost } from '../../../lib/simulator/media-host.js';
 
 const LOW: WAPatchName = 'regular_low';
 
@@ -316,5 +318,77 @@ describe('AppStateServer', () => {
     // Assess
     expect(act).toThrow('no app-state sync key');
     expect(server.version(LOW)).toBe(0);
+  });
+
+  describe('after a compaction', () => {
+    const compacted = (pageSize = 3) => {
+      const media = new MediaHost();
+      const { key, server, device } = setup({ pageSize, media });
+      for (let i = 0; i < 4; i++) server.phoneMutate({ action: 'pin', chatJid: `55110000000${i}@s.whatsapp.net`, value: i % 2 === 0 });
+      server.compact();
+      for (let i = 0; i < 5; i++) server.phoneMutate({ action: 'markRead', chatJid: `55110000000${i}@s.whatsapp.net`, value: true });
+      return { key, server, device, media };
+    };
+    const ask = async (server: AppStateServer, attrs: Record<string, string>) =>
+      only(await server.handleSync({ tag: 'sync', attrs: {}, content: [{ tag: 'collection', attrs: { name: LOW, ...attrs } }] }, '5511999990000:3@s.whatsapp.net'));
+    const versionsOf = (answer: BinaryNode) =>
+      getBinaryNodeChildren(getBinaryNodeChild(answer, 'patches'), 'patch').map(p => Number(proto.SyncdPatch.decode(p.content as Uint8Array).version?.version));
+
+    it('answers a full sync with the snapshot reference and the first page of patches after it, then pages on from the last applied version', async () => {
+      // Prepare
+      const { server, media } = compacted();
+      // Act
+      const first = await ask(server, { version: '0', return_snapshot: 'true' });
+      const second = await ask(server, { version: '7' });
+      const withoutFlag = await ask(server, { version: '0' });
+      const behind = await ask(server, { version: '2' });
+      // Assess
+      expect(first.attrs).toEqual({ name: LOW, version: '9', has_more_patches: 'true' });
+      expect(children(first).map(c => c.tag)).toEqual(['snapshot', 'patches']);
+      const ref = proto.ExternalBlobReference.decode(getBinaryNodeChild(first, 'snapshot')!.content as Uint8Array);
+      expect(Number(proto.SyncdSnapshot.decode(media.read(ref)!).version?.version)).toBe(4);
+      expect(versionsOf(first)).toEqual([5, 6, 7]);
+      expect(second.attrs).toEqual({ name: LOW, version: '9' });
+      expect(versionsOf(second)).toEqual([8, 9]);
+      expect(children(withoutFlag).map(c => c.tag)).toEqual(['snapshot', 'patches']);
+      expect(children(behind).map(c => c.tag)).toEqual(['snapshot', 'patches']);
+      expect(server.violations).toEqual([]);
+    });
+
+    it('lets a Baileys device restore the snapshot and follow the pages to the server LT hash', async () => {
+      // Prepare
+      const { server, media } = compacted();
+      const device = new BaileysDevice(server, '5511999990000:5@s.whatsapp.net', { id: server.newestKey().id, data: server.newestKey().data });
+      // Act
+      let answer = await ask(server, { version: '0', return_snapshot: 'true' });
+      const ref = proto.ExternalBlobReference.decode(getBinaryNodeChild(answer, 'snapshot')!.content as Uint8Array);
+      const snapshot = proto.SyncdSnapshot.decode(media.read(ref)!);
+      const restored = await decodeSyncdSnapshot(LOW, snapshot, async id => device.keys['app-state-sync-key'][id], undefined, true);
+      device.keys['app-state-sync-version'][LOW] = restored.state;
+      for (;;) {
+        const { hasMorePatches } = await device.apply({ tag: 'sync', attrs: {}, content: [{ ...answer, content: children(answer).filter(c => c.tag !== 'snapshot') }] });
+        if (!hasMorePatches) break;
+        answer = await ask(server, { version: String(device.state().version) });
+      }
+      // Assess
+      expect(device.state().version).toBe(9);
+      expect(Buffer.from(device.state().hash).equals(server.collectionState().hash)).toBe(true);
+      expect(device.warnings).toEqual([]);
+    });
+
+    it('answers an upload on a base older than the snapshot with 409, the snapshot and the patches after it', async () => {
+      // Prepare
+      const { server } = compacted(50);
+      const stale = setup().device; // its own state at v0
+      const { collection } = await stale.encode({ pin: true }, CHAT);
+      collection.attrs.version = '1';
+      // Act
+      const answer = only(await server.handleSync({ tag: 'sync', attrs: {}, content: [collection] }, stale.jid));
+      // Assess
+      expect(answer.attrs).toEqual({ name: LOW, type: 'error', version: '9' });
+      expect(children(answer).map(c => c.tag)).toEqual(['error', 'snapshot', 'patches']);
+      expect(getBinaryNodeChild(answer, 'error')?.attrs.code).toBe('409');
+      expect(versionsOf(answer)).toEqual([5, 6, 7, 8, 9]);
+    });
   });
 });

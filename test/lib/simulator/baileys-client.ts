@@ -1,4 +1,5 @@
 import { afterEach, beforeEach } from '@jest/globals';
+import { request as httpRequest } from 'node:http';
 /** Test helper: a plain Baileys socket (in-memory auth state, quick options) pointed at a simulator. */
 import {
   DisconnectReason,
@@ -9,6 +10,7 @@ import {
   type ConnectionState,
   type SignalDataTypeMap,
   type SignalKeyStore,
+  type SocketConfig,
   type WASocket,
 } from '@whiskeysockets/baileys';
 import { startSimulator, type LinkedDeviceKeys, type Simulator } from '../../../lib/simulator/index.js';
@@ -68,7 +70,11 @@ export interface Client {
   isClosed: () => boolean;
 }
 
-export function connectClient(sim: Pick<Simulator, 'url' | 'rootPublicKey'>, auth: MemoryAuth, options: { queryTimeoutMs?: number; connectTimeoutMs?: number } = {}): Client {
+export function connectClient(
+  sim: Pick<Simulator, 'url' | 'rootPublicKey'>,
+  auth: MemoryAuth,
+  options: { queryTimeoutMs?: number; connectTimeoutMs?: number; socket?: Partial<SocketConfig> } = {},
+): Client {
   WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(sim.rootPublicKey);
   const sock = makeWASocket({
     waWebSocketUrl: sim.url,
@@ -83,6 +89,7 @@ export function connectClient(sim: Pick<Simulator, 'url' | 'rootPublicKey'>, aut
     connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
     keepAliveIntervalMs: 30_000,
     retryRequestDelayMs: 50,
+    ...options.socket,
   });
   sock.ev.on('creds.update', update => Object.assign(auth.creds, update));
   const updates: Partial<ConnectionState>[] = [];
@@ -102,6 +109,48 @@ export function connectClient(sim: Pick<Simulator, 'url' | 'rootPublicKey'>, aut
     }
   });
   return { sock, auth, updates, settled, closed, isClosed: () => isClosed };
+}
+
+/**
+ * Fetch options that send Baileys' media downloads (always https://mmg.whatsapp.net + directPath) to the simulator's
+ * media host instead: pass as `options` to makeWASocket (SocketConfig.options) or to extractSyncdPatches/decodePatches.
+ * The dispatcher (the `dispatcher` fetch option of Node's built-in fetch, undici's Dispatcher interface) sends every
+ * request to the media host over node:http, keeping path and query.
+ */
+export function mediaHostFetchOptions(sim: Pick<Simulator, 'mediaUrl'>): RequestInit {
+  interface Handler {
+    onConnect?(abort: (error?: Error) => void): void;
+    onHeaders?(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean | void;
+    onData?(chunk: Buffer): boolean | void;
+    onComplete?(trailers: Buffer[] | null): void;
+    onError?(error: Error): void;
+  }
+  const dispatcher = {
+    dispatch(options: { path: string; method?: string; headers?: unknown }, handler: Handler): boolean {
+      const headers: Record<string, string> = {};
+      const raw = options.headers;
+      if (Array.isArray(raw)) for (let i = 0; i + 1 < raw.length; i += 2) headers[String(raw[i])] = String(raw[i + 1]);
+      else if (raw && typeof raw === 'object') for (const [name, value] of Object.entries(raw)) headers[name] = String(value);
+      const request = httpRequest(new URL(options.path, sim.mediaUrl), { method: options.method ?? 'GET', headers }, response => {
+        const rawHeaders = response.rawHeaders.map(value => Buffer.from(value));
+        handler.onHeaders?.(response.statusCode ?? 500, rawHeaders, () => response.resume(), response.statusMessage ?? '');
+        response.on('data', (chunk: Buffer) => { if (handler.onData?.(chunk) === false) response.pause() });
+        response.on('end', () => handler.onComplete?.([]));
+        response.on('error', error => handler.onError?.(error));
+      });
+      request.on('error', error => handler.onError?.(error));
+      handler.onConnect?.(error => request.destroy(error));
+      request.end();
+      return true;
+    },
+    close: async () => undefined,
+    destroy: async () => undefined,
+    on() { return this },
+    once() { return this },
+    off() { return this },
+    emit: () => false,
+  };
+  return { dispatcher } as unknown as RequestInit;
 }
 
 /** A linked device's auth state, ready for login. */

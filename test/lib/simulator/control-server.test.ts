@@ -69,4 +69,42 @@ describe('simulator HTTP control endpoint', () => {
     expect(missing.status).toBe(404);
     expect(failed.status).toBe(422);
   });
+
+  it('drives the phone: seeds a history, mutates, hits the pin limit, rotates the key and compacts', async () => {
+    // Prepare
+    const { phoneNumber } = sim.createAccount();
+    const pins = ['15550500001', '15550500002', '15550500003'].map(n => `${n}@s.whatsapp.net`);
+    // Act
+    const seeded = await call('POST', '/seed', { phoneNumber, entries: 50, pinned: pins.slice(0, 2), laterPatches: 3 });
+    const limit = await call('POST', '/phone/pin-limit', { phoneNumber, pinLimit: 2, delayMs: 10 });
+    const mutated = await call('POST', '/phone/mutate', { phoneNumber, changes: [{ action: 'pin', chatJid: pins[2], value: true }, { action: 'markRead', chatJid: pins[0], value: true }] });
+    await sim.phone(phoneNumber).idle();
+    const pinned = await call('GET', `/pinned/${phoneNumber}`);
+    const rotated = await call('POST', '/phone/rotate-key', { phoneNumber });
+    const compacted = await call('POST', '/phone/compact', { phoneNumber });
+    const media = await call('POST', '/media-faults', { faults: [{ kind: 'http-status', status: 500 }] });
+    const state = (await call('GET', '/state')).body as { mediaUrl: string; faults: { media: unknown[] } };
+    // Assess
+    expect(seeded).toMatchObject({ status: 200, body: { chats: 50, snapshotVersion: 33, version: 36 } });
+    expect(limit.body).toEqual({ pinLimit: 2, delayMs: 10 });
+    expect(mutated.body).toMatchObject({ version: 37 });
+    expect((pinned.body.pinned as { chatJid: string }[]).map(p => p.chatJid)).toEqual(pins.slice(1));
+    expect(rotated.body).toEqual({ keyId: expect.any(String), timestamp: expect.any(Number) });
+    expect(compacted.body).toEqual({ version: 38, directPath: expect.stringMatching(/^\/v\//) });
+    expect(media.status).toBe(200);
+    expect(state.mediaUrl).toBe(sim.mediaUrl);
+    expect(state.faults.media).toEqual([{ kind: 'http-status', status: 500 }]);
+  });
+
+  it("queues contacts' messages for a device and shows its offline queue", async () => {
+    // Prepare
+    const { phoneNumber } = sim.createAccount();
+    const device = (await call('POST', '/devices', { phoneNumber })).body;
+    // Act
+    const queued = await call('POST', '/contact-messages', { deviceJid: device.deviceJid, senders: 3, messages: 6 });
+    const queue = await call('GET', `/offline-queue/${device.deviceJid}`);
+    // Assess
+    expect((queued.body.senders as string[])).toHaveLength(3);
+    expect(queue.body).toMatchObject({ queued: 6, total: 6, delivered: 0, receipted: 0 });
+  });
 });
