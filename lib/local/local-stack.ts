@@ -91,7 +91,7 @@ export async function startLocalStack(options: { dataDir: string; mode: WhatsApp
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
       SESSION_TABLE: table,
       API_CREDENTIALS_SECRET_ID: LOCAL_SECRET_ID,
-      ...(demo && { WHATSAPP_WS_URL: demo.sim.url, DEFAULT_DEVICE_ID: DEMO_DEVICE }),
+      ...(demo && { WHATSAPP_WS_URL: demo.sim.url, WHATSAPP_MEDIA_URL: demo.sim.mediaUrl, DEFAULT_DEVICE_ID: DEMO_DEVICE }),
     };
     return { env, store, table, dynamoDbPid: dynamo.pid, demo, stop };
   } catch (error) {

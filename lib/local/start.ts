@@ -42,7 +42,7 @@ function simulatorRoutes(demo: SimulatorDemo) {
     } else if (request.method === 'GET' && path.startsWith('/simulator/chats/')) {
       writeJson(response, 200, view(decodeURIComponent(path.slice('/simulator/chats/'.length))));
     } else if (request.method === 'GET' && path === '/simulator/state') {
-      writeJson(response, 200, { url: demo.sim.url, rootPublicKey: Buffer.from(demo.sim.rootPublicKey).toString('base64'), phoneNumber: demo.account.phoneNumber });
+      writeJson(response, 200, { url: demo.sim.url, mediaUrl: demo.sim.mediaUrl, rootPublicKey: Buffer.from(demo.sim.rootPublicKey).toString('base64'), phoneNumber: demo.account.phoneNumber });
     } else if (request.method === 'POST' && path === '/simulator/phone/scan') {
       const { qr, phoneNumber = demo.account.phoneNumber } = JSON.parse(body.toString('utf8') || '{}') as { qr?: string; phoneNumber?: string };
       if (typeof qr !== 'string') return (writeJson(response, 400, { message: 'body: {"qr": string, "phoneNumber"?: string}' }), true);

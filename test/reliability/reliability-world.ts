@@ -61,7 +61,7 @@ export function newPort(world: World, options: { leaseSeconds?: number; client?:
       apiCredentialsSecretId: 'unused',
       defaultDeviceId: 'default',
       whatsappWsUrl: world.sim.url,
-      whatsappMediaUrl: undefined,
+      whatsappMediaUrl: world.sim.mediaUrl,
       maxPinnedChats: 3,
       checkChatExists: true,
       pinTimeoutMs: 20_000,

@@ -65,6 +65,7 @@ export async function startHandlerWorld(env: Record<string, string> = {}) {
     SESSION_TABLE: world.table,
     API_CREDENTIALS_SECRET_ID: 'pin-api-credentials',
     WHATSAPP_WS_URL: world.sim.url,
+    WHATSAPP_MEDIA_URL: world.sim.mediaUrl,
     CHECK_CHAT_EXISTS: 'true',
     ...env,
   });
