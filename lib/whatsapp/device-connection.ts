@@ -10,7 +10,7 @@ import type { MutationInput } from '../app-state/sync-codec.js';
 import type { BeforeUpload, DeviceLink, OpenLink, Phase } from '../device-turns/device-link.js';
 import type { BatchRecord } from '../device-turns/device-queue.js';
 import type { RequestOutcome } from '../device-turns/turn-outcome.js';
-import { ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
+import { AppStateKeyMissingError, ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
 import { logger } from '../observability.js';
 import type { PinPlanner } from '../pin/pin-policy.js';
 import type { PinRequest } from '../pin/whatsapp-port.js';
@@ -175,7 +175,7 @@ export class DeviceConnection implements DeviceLink {
     if (!live.length) return outcomes;
     let confirmed = false;
     if (!this.sync.collection.pinsExact) {
-      await phase('fullSync', () => this.sync.full(by));
+      await this.withSharedKeys(() => phase('fullSync', () => this.sync.full(by)), by, phase);
       confirmed = true;
     }
     for (let attempt = 1; ; attempt++) {
@@ -183,14 +183,29 @@ export class DeviceConnection implements DeviceLink {
       const inputs = mutations(changes);
       if (inputs.length) await beforeUpload?.({ base: this.sync.collection.version, decisions, mutations: inputs.map((m) => [m.index[1]!, !!m.value.pinAction?.pinned, Number(m.value.timestamp)]) });
       const settled = inputs.length
-        ? (await phase('patch', () => this.sync.upload(inputs, by))) === 'accepted'
-        : confirmed || (await phase('confirm', () => this.sync.refresh(by)));
+        ? (await this.withSharedKeys(() => phase('patch', () => this.sync.upload(inputs, by)), by, phase)) === 'accepted'
+        : confirmed || (await this.withSharedKeys(() => phase('confirm', () => this.sync.refresh(by)), by, phase));
       if (settled) {
         for (const request of live) outcomes.set(request.id, decisions.get(request.id)!);
         return outcomes;
       }
       confirmed = true; // the catch-up brought the server's version
       if (attempt === MAX_ATTEMPTS) throw new WhatsAppRejectedError(`the account's app state kept changing (${attempt} attempts)`);
+    }
+  }
+
+  /**
+   * WhatsApp sent app state under a key the device lacks: the phone's share of that key may be waiting in
+   * the backlog WhatsApp queued while the device was away (a rotation). Processes it, then tries once more.
+   * (The collection is unchanged by a failed step: decoding is all or nothing.)
+   */
+  private async withSharedKeys<T>(work: () => Promise<T>, by: number, phase: Phase): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof AppStateKeyMissingError) || !error.keyId || this.drained !== undefined) throw error;
+      await this.drain(by, phase);
+      return work();
     }
   }
 
