@@ -15,6 +15,10 @@ export const LOCAL_SECRET_ID = 'local/pin-api-credentials';
 export const DEMO_PHONE = '15550100001';
 export const DEMO_CHAT = '6289685028129@s.whatsapp.net';
 export const DEMO_DEVICE = 'default';
+/** Pinned on the demo phone from the start: a contact and a group (the sample chat is a third: a fourth meets the cap). */
+export const DEMO_PINNED = ['15550100101@s.whatsapp.net', '120363000000000001@g.us'];
+/** Another contact of the demo account, for trying the cap after the sample chat. */
+export const DEMO_FOURTH_CHAT = '15550100102@s.whatsapp.net';
 
 export interface SimulatorDemo {
   sim: Simulator;
@@ -59,7 +63,9 @@ async function startSimulatorDemo(store: DynamoDbSessionStore): Promise<Simulato
   const sim = await startSimulator();
   trustSimulatorRoot(sim.rootPublicKey);
   const account = sim.createAccount({ phoneNumber: DEMO_PHONE, name: 'Demo phone' });
-  sim.registerNumber(DEMO_CHAT.split('@')[0]!);
+  for (const jid of [DEMO_CHAT, DEMO_FOURTH_CHAT]) sim.registerNumber(jid.split('@')[0]!);
+  // A small history like a real account's: a dozen chats, two of them pinned, compacted into a snapshot.
+  await sim.seedAppState(account.phoneNumber, { entries: 12, pinned: DEMO_PINNED, laterPatches: 2 });
   const linked = await sim.linkDevice(account.phoneNumber);
   await storeLinkedSession(store, DEMO_DEVICE, linked);
   return { sim, account, deviceId: DEMO_DEVICE, deviceJid: linked.deviceJid, chatJid: DEMO_CHAT };

@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { serveApiDocs } from './api-docs.js';
 import { apiGatewayRoute, readBody, writeJson } from './api-gateway-adapter.js';
 import { dataDir, localCredentials, shown, removeStackFile, runningStack, writeStackFile, type WhatsAppMode } from './local-data.js';
-import { loadHandler, startLocalStack, type SimulatorDemo } from './local-stack.js';
+import { DEMO_FOURTH_CHAT, DEMO_PINNED, loadHandler, startLocalStack, type SimulatorDemo } from './local-stack.js';
 
 const USAGE = `usage: npm start [-- --real] [--port N]
   --real       real WhatsApp (devices linked with \`npm run login\`) instead of the simulator; or WHATSAPP=real
@@ -118,7 +118,8 @@ async function main(): Promise<void> {
     ...(stack.demo
       ? [
           `demo device: "${stack.demo.deviceId}" (default), linked to the simulated phone +${stack.demo.account.phoneNumber} as ${stack.demo.deviceJid}`,
-          `demo chat: ${chat} (other chats answer 404: not on the simulated WhatsApp)`,
+          `demo chat: ${chat}; the simulated phone already has 2 chats pinned (${DEMO_PINNED.join(', ')}): pin the demo chat as a third,`,
+          `then a fourth (${DEMO_FOURTH_CHAT}) answers 409 "You can only pin up to 3 chats" (WhatsApp shows 3). Chats not on the simulated WhatsApp answer 404.`,
         ]
       : [
           linked.length
@@ -131,6 +132,7 @@ async function main(): Promise<void> {
     curl(chat, true),
     'unpin:',
     curl(chat, false),
+    ...(stack.demo ? ['a fourth pin (409 while 3 are pinned):', curl(DEMO_FOURTH_CHAT, true)] : []),
     ...(stack.demo
       ? [
           "the simulated phone's view (which chats are pinned):",

@@ -51,14 +51,14 @@ describe('the docs page of npm start, in a real browser', () => {
     await page.getByRole('button', { name: 'Execute' }).click();
     const response = await answer;
     const shown = await page.locator('.live-responses-table tbody .response-col_status').innerText();
-    const phone = await (await fetch(`${url}/simulator/chats`)).json();
+    const phone = (await (await fetch(`${url}/simulator/chats`)).json()) as { chats: unknown[] };
 
     // Assess
     expect(response.url()).toBe(`${url}/chat/6289685028129%40s.whatsapp.net/pin`);
     expect(response.status()).toBe(200);
     expectDocumented({ statusCode: response.status(), headers: await response.allHeaders(), body: await response.text() });
     expect(shown).toBe('200');
-    expect(phone).toEqual({ phoneNumber: '15550100001', chats: [expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true })] });
+    expect(phone.chats).toContainEqual(expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true }));
     expect(requested.filter((address) => !address.startsWith(`${url}/`))).toEqual([]);
   }, 240_000);
 });

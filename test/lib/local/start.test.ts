@@ -31,6 +31,7 @@ describe('npm start', () => {
     start = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
     const pinCurl = await start.line(/^curl .*"pinned":true/);
     const unpinCurl = await start.line(/^curl .*"pinned":false/);
+    const fourthCurl = await start.line(/^curl .*15550100102@s\.whatsapp\.net/);
     const url = (await start.line(/^listening on /)).split(' ')[2]!;
     const javaPid = Number(/java pid (\d+)/.exec(await start.line(/java pid \d+/))![1]);
     const password = /password (\S+)/.exec(await start.line(/^credentials: /))![1]!;
@@ -39,7 +40,8 @@ describe('npm start', () => {
     const unauthorized = await fetch(`${url}/chat/+62%20896-8502-8129/pin`, { method: 'POST', body: '{"pinned":true}' });
     const invalid = await curl(pinCurl.replace('{"pinned":true}', '{"pinned":"yes"}').replace('6289685028129@', '15550009999@'));
     const pinned = await curl(pinCurl);
-    const phoneAfterPin = await (await fetch(`${url}/simulator/chats`)).json();
+    const phoneAfterPin = (await (await fetch(`${url}/simulator/chats`)).json()) as { phoneNumber: string; chats: Array<{ chatJid: string; pinned: boolean }> };
+    const fourth = await curl(fourthCurl);
     const unpinned = await curl(unpinCurl);
     const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const invoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json', '--auth'], childEnv(data.dir));
@@ -60,9 +62,13 @@ describe('npm start', () => {
     expect(invalid.statusCode).toBe(400);
     expect(pinned.statusCode).toBe(200);
     expect(JSON.parse(pinned.body)).toMatchObject({ code: 'SUCCESS', results: { chat_jid: '6289685028129@s.whatsapp.net', pinned: true } });
-    expect(phoneAfterPin).toEqual({ phoneNumber: '15550100001', chats: [expect.objectContaining({ chatJid: '6289685028129@s.whatsapp.net', pinned: true })] });
+    expect(phoneAfterPin.phoneNumber).toBe('15550100001');
+    expect(phoneAfterPin.chats.filter((chat) => chat.pinned).map((chat) => chat.chatJid).sort()).toEqual(['120363000000000001@g.us', '15550100101@s.whatsapp.net', '6289685028129@s.whatsapp.net']);
+    expect(phoneAfterPin.chats.map((chat) => chat.chatJid).filter((jid) => jid.includes('+') || jid.startsWith('15550009999'))).toEqual([]);
+    expect(fourth.statusCode).toBe(409);
+    expect(JSON.parse(fourth.body)).toEqual({ code: '409', message: 'You can only pin up to 3 chats', results: {} });
     expect(unpinned.statusCode).toBe(200);
-    for (const answer of [invalid, pinned, unpinned]) expectDocumented(answer);
+    for (const answer of [invalid, pinned, fourth, unpinned]) expectDocumented(answer);
     expect(phoneAfterUnpin).toMatchObject({ pinned: false });
     expect(invokeExit).toBe(0);
     expect(invoke.output()).toMatch(/using the running npm start/);
