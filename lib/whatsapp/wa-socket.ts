@@ -1,5 +1,5 @@
 import { Boom } from '@hapi/boom';
-import makeWASocket, { buildAckStanza, DisconnectReason, getBinaryNodeChild, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import makeWASocket, { buildAckStanza, DisconnectReason, getBinaryNodeChild, jidDecode, S_WHATSAPP_NET, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
 import { NotLoggedInError, DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
@@ -28,6 +28,38 @@ export function takeServerSync(sock: WASocket, onSync: (node: BinaryNode) => voi
     if (node.attrs.type !== 'server_sync') return baileys.forEach((listener) => listener(node));
     onSync(node);
     void sock.sendNode(buildAckStanza(node, undefined, sock.authState.creds.me?.id)).catch(() => undefined);
+  });
+}
+
+/**
+ * After `<success>`, WhatsApp Web's order (as whatsapp-rust mirrors it): `passive active` at once, the
+ * pre-key count (and upload, if low) alongside it, and no digest (whatsmeow sends none either; a pin does
+ * not need it). Baileys awaits count → upload → active → digest one after another: three round trips in
+ * front of the first app-state IQ where one is enough. The rest of Baileys' login handler is kept as is.
+ */
+export function takeLogin(sock: WASocket): void {
+  sock.ws.removeAllListeners('CB:success');
+  sock.ws.on('CB:success', async (node: BinaryNode) => {
+    sock.updateServerTimeOffset(node);
+    const preKeys = sock.uploadPreKeysToServerIfRequired();
+    try {
+      await sock.query({ tag: 'iq', attrs: { to: S_WHATSAPP_NET, xmlns: 'passive', type: 'set' }, content: [{ tag: 'active', attrs: {} }] });
+    } catch (error) {
+      baileysLogger.warn({ error }, 'failed to send initial passive iq');
+    }
+    const me = sock.authState.creds.me;
+    sock.ev.emit('creds.update', { me: { ...me!, lid: node.attrs.lid } });
+    sock.ev.emit('connection.update', { connection: 'open' });
+    void sock.sendUnifiedSession();
+    if (node.attrs.lid && me?.id) {
+      const { user, device } = jidDecode(me.id)!;
+      void (async () => {
+        await sock.signalRepository.lidMapping.storeLIDPNMappings([{ lid: node.attrs.lid!, pn: me.id }]);
+        await sock.authState.keys.set({ 'device-list': { [user]: [device?.toString() ?? '0'] } });
+        await sock.signalRepository.migrateSession(me.id, node.attrs.lid!);
+      })().catch((error: unknown) => baileysLogger.warn({ error }, 'failed to create own LID session'));
+    }
+    await preKeys;
   });
 }
 
@@ -89,6 +121,7 @@ export class WaSocket {
     });
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
     takeServerSync(this.sock, () => this.serverSyncs++);
+    takeLogin(this.sock);
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
     });
