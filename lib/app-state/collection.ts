@@ -47,6 +47,8 @@ export class AppStateCollection {
   /** Known entries (null: known absent). */
   private readonly known = new Map<string, Buffer | null>();
   private readonly changed = new Set<string>();
+  /** Reads in flight, by index MAC (a read started ahead is not made twice). */
+  private readonly loading = new Map<string, Promise<void>>();
   private metaChanged = false;
   /** A full sync's generation not bulk-written yet. */
   private unwritten: boolean;
@@ -98,13 +100,19 @@ export class AppStateCollection {
     return this.version > 0 || this.known.size > 0;
   }
 
-  /** Loads the entries of these index MACs that are not known yet (one batched read, none when all are known). */
+  /** Loads the entries of these index MACs that are not known yet (one batched read, none when all are known or on their way). */
   async load(indexMacs: string[]): Promise<void> {
     if (this.whole) return;
-    const missing = [...new Set(indexMacs)].filter((mac) => !this.known.has(mac));
-    if (!missing.length) return;
-    const found = await this.read(this.generation, missing);
-    for (const mac of missing) this.known.set(mac, found.get(mac) ?? null);
+    const wanted = [...new Set(indexMacs)].filter((mac) => !this.known.has(mac));
+    const missing = wanted.filter((mac) => !this.loading.has(mac));
+    if (missing.length) {
+      const read = this.read(this.generation, missing).then((found) => {
+        for (const mac of missing) this.known.set(mac, found.get(mac) ?? null);
+      });
+      for (const mac of missing) this.loading.set(mac, read);
+      read.finally(() => missing.forEach((mac) => this.loading.delete(mac))).catch(() => undefined);
+    }
+    await Promise.all(wanted.map((mac) => this.loading.get(mac)));
   }
 
   /** The value MAC of an index MAC; it must have been loaded. */

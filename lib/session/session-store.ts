@@ -4,9 +4,14 @@ import type { CollectionMeta } from '../app-state/collection.js';
 /**
  * What a session holds: Baileys' key categories (pre-key, session, sender-key, app-state-sync-key, …) and
  * the app-state collection as data (lib/app-state/): its meta (version, LT hash, pinned chats) and one
- * entry per index MAC (`<generation>.<index MAC>` → value MAC, base64).
+ * entry per index MAC (`<generation>.<index MAC>` → value MAC, base64); and the chats known to exist.
  */
-export type StoredDataTypeMap = SignalDataTypeMap & { 'app-state-meta': CollectionMeta; 'app-state-entry': string };
+export type StoredDataTypeMap = SignalDataTypeMap & {
+  'app-state-meta': CollectionMeta;
+  'app-state-entry': string;
+  /** Chats WhatsApp confirmed exist, as [chat JID, confirmed at (ms)] pairs (id `v1`): no usync for a repeated chat. */
+  'known-chats': Array<[string, number]>;
+};
 
 /** A stored key category. */
 export type KeyType = keyof StoredDataTypeMap;
@@ -16,7 +21,7 @@ export type KeyType = keyof StoredDataTypeMap;
  * `app-state-sync-version` is the layout before lib/app-state (the whole map in one value): still loaded,
  * so that its session migrates on its next pin.
  */
-export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-meta', 'app-state-sync-version']);
+export const HOT_KEY_TYPES: ReadonlySet<KeyType> = new Set<KeyType>(['app-state-sync-key', 'app-state-meta', 'app-state-sync-version', 'known-chats']);
 
 /**
  * Hot keys are loaded with the creds in one request. Besides the pin's categories, the few keys Baileys

@@ -33,6 +33,10 @@ const PIN_API_VERSION = 5;
 const DRAIN_BUDGET_MS = 2_000;
 /** A warm connection idle for longer is not trusted (a frozen Lambda sends no keep-alives). */
 const MAX_IDLE_MS = 25_000;
+/** A chat WhatsApp confirmed exists is not asked again for this long (a number can leave WhatsApp, a group its members). */
+const KNOWN_CHAT_MS = 7 * 24 * 3600 * 1000;
+/** Most known chats kept per device (the most recently confirmed). */
+const MAX_KNOWN_CHATS = 500;
 
 /** Opens devices over Baileys and the session store (lib/device-turns hands them from turn to turn). */
 export function deviceConnections(store: SessionStore, options: DeviceConnectionOptions): OpenLink {
@@ -43,7 +47,9 @@ export function deviceConnections(store: SessionStore, options: DeviceConnection
 }
 
 export class DeviceConnection implements DeviceLink {
-  readonly knownChats = new Set<string>();
+  /** Chats WhatsApp confirmed exist, with when it did (stored with the session). */
+  private readonly knownChats: Map<string, number>;
+  private knownChatsChanged = false;
   /** Session version our last commit wrote: equal on the next lease means nobody else changed the session. */
   sessionVersion?: string;
   idleSince = Date.now();
@@ -62,8 +68,10 @@ export class DeviceConnection implements DeviceLink {
     readonly socket: WaSocket,
     readonly sync: CollectionSync,
     legacy: boolean,
+    known: Array<[string, number]>,
   ) {
     this.legacyAppState = legacy;
+    this.knownChats = new Map(known.filter(([, at]) => Date.now() - at < KNOWN_CHAT_MS));
   }
 
   /**
@@ -85,16 +93,15 @@ export class DeviceConnection implements DeviceLink {
     });
     const socket = new WaSocket(auth, { deviceId, wsUrl: options.wsUrl, openBy: options.openBy });
     const sync = new CollectionSync(collection, socket, keys, { mediaUrl: options.mediaUrl });
-    const connection = new DeviceConnection(deviceId, store, auth, socket, sync, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null);
+    const connection = new DeviceConnection(deviceId, store, auth, socket, sync, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null, snapshot.keys['known-chats']?.v1 ?? []);
     // Reads that would otherwise wait on the critical path: the pin's entry, and the pre-key Baileys checks between two login IQs.
     if (collection.pinsExact) void collection.load([sync.indexMacOf([PIN_INDEX, first.chatJid])]).catch(() => undefined);
     void Promise.resolve(auth.state.keys.get('pre-key', [String(Math.max(0, auth.state.creds.nextPreKeyId - 1))])).catch(() => undefined);
-    if (options.checkChatExists) {
+    if (!options.checkChatExists) connection.knownChats.set(first.chatJid, Number.POSITIVE_INFINITY);
+    else if (!connection.knownChats.has(first.chatJid)) {
       const done = new Promise<void>((resolve, reject) => socket.onLoggedIn(() => assertChatExists(socket, first.chatJid).then(resolve, reject)));
       done.catch(() => undefined);
       connection.firstCheck = { chatJid: first.chatJid, done };
-    } else {
-      connection.knownChats.add(first.chatJid);
     }
     return connection;
   }
@@ -134,7 +141,7 @@ export class DeviceConnection implements DeviceLink {
     const keep = options.keep && options.failure === undefined && this.socket.isOpen && this.drained !== false;
     if (!keep) await this.socket.end();
     await this.socket.settle(options.by);
-    await this.stageAppState();
+    await this.stage();
     const loggedOut = options.failure instanceof NotLoggedInError && options.failure.reason === 'logged-out';
     try {
       this.sessionVersion = await this.auth.commit(loggedOut ? { state: 'logged-out' } : undefined, { whenSeq: options.whenSeq });
@@ -216,8 +223,13 @@ export class DeviceConnection implements DeviceLink {
     this.opened = true;
   }
 
-  /** Stages what the collection changed for the next commit (a full sync's new generation is written first). */
-  async stageAppState(): Promise<void> {
+  /** Stages what changed for the next commit: the chats known to exist, and the collection (a full sync's new generation is written first). */
+  async stage(): Promise<void> {
+    if (this.knownChatsChanged) {
+      const known = [...this.knownChats].filter(([, at]) => Number.isFinite(at)).slice(-MAX_KNOWN_CHATS);
+      this.auth.setKeys({ 'known-chats': { v1: known } });
+      this.knownChatsChanged = false;
+    }
     const collection = this.sync.collection;
     if (collection.unwrittenGeneration) {
       await this.store.putUnfenced(this.deviceId, 'app-state-entry', collection.entries());
@@ -248,7 +260,9 @@ export class DeviceConnection implements DeviceLink {
       unknown.map(async (chatJid) => {
         try {
           await (this.firstCheck?.chatJid === chatJid ? this.firstCheck.done : assertChatExists(this.socket, chatJid));
-          this.knownChats.add(chatJid);
+          this.knownChats.delete(chatJid);
+          this.knownChats.set(chatJid, Date.now());
+          this.knownChatsChanged = true;
         } catch (error) {
           if (!(error instanceof ChatNotFoundError)) throw error;
           missing.set(chatJid, error);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
-import { closePort, newPort } from '../../reliability/reliability-world.js';
+import { closePort, newPort, pinCall } from '../../reliability/reliability-world.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
 import { connectClient, endClient, memoryAuth, type Client } from '../simulator/baileys-client.js';
 
@@ -94,6 +94,22 @@ describe('the WhatsApp port: conflicts, faults and missing chats', () => {
     await pin('two-conflicts', world.contactJid, false);
     expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
     expect(world.sim.violations).toEqual([]);
+  });
+
+  it('a chat WhatsApp confirmed exists is remembered with the session: a cold call on it again sends no usync', async () => {
+    // Prepare: a first call confirms the chat, then the instance is gone
+    const linked = await world.link('known-chat');
+    const first = newPort(world);
+    await pinCall(first, { deviceId: 'known-chat', chatJid: world.contactJid, pinned: true });
+    await closePort(first);
+    world.sim.clearRecord();
+    // Act: a new instance, cold
+    const second = newPort(world);
+    const answer = await pinCall(second, { deviceId: 'known-chat', chatJid: world.contactJid, pinned: false });
+    await closePort(second);
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(world.sim.record.filter((r) => r.deviceJid === linked.deviceJid && r.direction === 'in' && r.xmlns === 'usync')).toEqual([]);
   });
 
   it('a number that is not on WhatsApp → ChatNotFoundError, nothing uploaded', async () => {
