@@ -187,19 +187,25 @@ export class DynamoDbSessionStore implements SessionStore {
   }
 
   async getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }> {
+    return ((await this.getMany(deviceId, { [type]: ids }))[type] ?? {}) as { [id: string]: StoredDataTypeMap[T] };
+  }
+
+  async getMany(deviceId: string, wanted: { [T in KeyType]?: string[] }): Promise<KeyChanges> {
     const owner = this.owners.get(deviceId);
-    const heads = await this.batchGet(deviceId, [...new Set(ids)].map((id) => keySortKey(type, id, owner)));
+    const sortKeys = (Object.entries(wanted) as Array<[KeyType, string[]]>).flatMap(([type, ids]) => [...new Set(ids)].map((id) => keySortKey(type, id, owner)));
+    const heads = await this.batchGet(deviceId, sortKeys);
     const partSks = heads.flatMap((head) =>
-      Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(type, head.i!.S!, owner, index + 1)),
+      Array.from({ length: Number(head.n?.N ?? 1) - 1 }, (_, index) => keySortKey(head.t!.S as KeyType, head.i!.S!, owner, index + 1)),
     );
     const items = partSks.length ? [...heads, ...(await this.batchGet(deviceId, partSks))] : heads;
-    const result: { [id: string]: StoredDataTypeMap[T] } = {};
-    for (const { id, json, parts } of decodeKeys(items)) {
-      result[id] = reviveKey(type, json);
+    const result: KeyChanges = {};
+    for (const { type, id, json, parts } of decodeKeys(items)) {
+      ((result[type] ??= {}) as Record<string, unknown>)[id] = reviveKey(type, json);
       this.notePartCount(`${deviceId}#${type}#${id}`, parts);
     }
     return result;
   }
+
 
   async write(lease: Lease, changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void> {
     const { groups, written } = this.changeOps(lease.deviceId, changes);

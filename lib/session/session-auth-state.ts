@@ -3,15 +3,18 @@ import { HOT_KEY_TYPES, isHotKey, ownUserOf, type KeyChanges, type KeyType, type
 
 /**
  * Creds fields that describe keys WhatsApp or the phone already know about, written through at once:
- * lost pre-key counters reuse uploaded ids (Bad MAC), a lost signed pre-key breaks new sessions, a
- * lost myAppStateKeyId makes pins impossible until the phone shares a key again.
+ * lost pre-key counters reuse uploaded ids (Bad MAC), a lost signed pre-key breaks new sessions.
+ * (`myAppStateKeyId` is not among them: uploads use the newest app-state key by timestamp, and the
+ * key records themselves are written through as they arrive.)
  */
-const URGENT_CREDS = ['nextPreKeyId', 'firstUnuploadedPreKeyId', 'signedPreKey', 'myAppStateKeyId'] as const;
+const URGENT_CREDS = ['nextPreKeyId', 'firstUnuploadedPreKeyId', 'signedPreKey'] as const;
 
 export interface SessionAuthState {
   state: AuthenticationState;
   /** Reads any stored category (Baileys' and lib/app-state's): memory first, then the store. */
   get<T extends KeyType>(type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }>;
+  /** Reads keys of several categories ahead, in one request, so that later reads are answered from memory. */
+  prefetch(wanted: { [T in KeyType]?: string[] }): Promise<void>;
   /** Every known value of a hot category (e.g. all app-state keys the phone shared), as in memory now. */
   all<T extends KeyType>(type: T): { [id: string]: StoredDataTypeMap[T] };
   /** Call on Baileys' `creds.update`: pending for the commit, written through at once for URGENT_CREDS (pre-key counters, …). */
@@ -53,34 +56,67 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       for (const [id, value] of Object.entries(values ?? {})) known.set(id, value ?? null);
     }
   };
-  /** Serialised so that writes land in the order Baileys made them; a failure is reported by commit. */
-  const writeThrough = (changes: { creds?: AuthenticationCreds; keys?: KeyChanges }) => {
-    const done = writes.then(() => {
-      if (writeError) throw writeError;
-      requests++;
-      return store.write(lease, changes);
-    });
-    writes = done.catch((error) => {
-      writeError ??= error;
-    });
-    return done;
+  /**
+   * Write-throughs go one at a time, in the order Baileys made them; changes made while one is waiting to
+   * start join it (a macrotask later), so that e.g. the pre-key counters and the pre-keys Baileys writes
+   * right after them go in one transaction. A failure is reported by commit.
+   */
+  let waiting: { creds: boolean; keys: KeyChanges; done: Promise<void> } | undefined;
+  const writeThrough = (changes: { creds?: AuthenticationCreds; keys?: KeyChanges }): Promise<void> => {
+    if (!waiting) {
+      const batch = { creds: false, keys: {} as KeyChanges, done: undefined as unknown as Promise<void> };
+      batch.done = writes.then(() => new Promise((resolve) => setImmediate(resolve))).then(() => {
+        waiting = undefined;
+        if (writeError) throw writeError;
+        requests++;
+        return store.write(lease, { creds: batch.creds ? creds : undefined, keys: batch.keys });
+      });
+      writes = batch.done.catch((error) => {
+        writeError ??= error;
+      });
+      waiting = batch;
+    }
+    if (changes.creds) waiting.creds = true;
+    for (const [type, values] of Object.entries(changes.keys ?? {})) Object.assign(((waiting.keys as Record<string, object>)[type] ??= {}), values);
+    return waiting.done;
   };
   remember(snapshot.keys);
 
+  /** Reads in flight, by `type/id`: a key read ahead is not read twice. */
+  const inflight = new Map<string, Promise<void>>();
+  /** Fetches what memory does not know (absent ones remembered too), in one request. */
+  const fetch = (wanted: { [T in KeyType]?: string[] }): Promise<void> => {
+    const misses: { [T in KeyType]?: string[] } = {};
+    const waits: Array<Promise<void>> = [];
+    for (const [type, ids] of Object.entries(wanted) as Array<[KeyType, string[]]>) {
+      for (const id of ids) {
+        const pending = inflight.get(`${type}/${id}`);
+        if (pending) waits.push(pending);
+        else if (memory.get(type)?.get(id) === undefined && !isHotKey(type, id, ownUser)) (misses[type] ??= []).push(id);
+      }
+    }
+    if (Object.keys(misses).length) {
+      requests++;
+      const read = store.getMany(lease.deviceId, misses).then((fetched) => {
+        for (const [type, ids] of Object.entries(misses) as Array<[KeyType, string[]]>) {
+          remember({ [type]: Object.fromEntries(ids.map((id) => [id, (fetched[type] as Record<string, unknown> | undefined)?.[id] ?? null])) });
+        }
+      });
+      for (const [type, ids] of Object.entries(misses) as Array<[KeyType, string[]]>) for (const id of ids) inflight.set(`${type}/${id}`, read);
+      void read.finally(() => {
+        for (const [type, ids] of Object.entries(misses) as Array<[KeyType, string[]]>) for (const id of ids) inflight.delete(`${type}/${id}`);
+      }).catch(() => undefined);
+      waits.push(read);
+    }
+    return Promise.all(waits).then(() => undefined);
+  };
   const get = async <T extends KeyType>(type: T, ids: string[]) => {
+    await fetch({ [type]: ids });
     const known = memory.get(type);
     const result: { [id: string]: StoredDataTypeMap[T] } = {};
-    const misses: string[] = [];
     for (const id of ids) {
       const value = known?.get(id);
       if (value !== undefined && value !== null) result[id] = value as StoredDataTypeMap[T];
-      else if (value === undefined && !isHotKey(type, id, ownUser)) misses.push(id);
-    }
-    if (misses.length) {
-      requests++;
-      const fetched = await store.getKeys(lease.deviceId, type, misses);
-      remember({ [type]: Object.fromEntries(misses.map((id) => [id, fetched[id] ?? null])) });
-      Object.assign(result, fetched);
     }
     return result;
   };
@@ -111,6 +147,7 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
   return {
     state: { creds, keys },
     get,
+    prefetch: fetch,
     all(type) {
       if (!HOT_KEY_TYPES.has(type)) throw new Error(`${type} is not a hot category: its values are not all in memory`);
       return Object.fromEntries([...(memory.get(type) ?? [])].filter(([, value]) => value !== null)) as never;

@@ -98,6 +98,8 @@ export interface SessionStore {
   load(deviceId: string): Promise<SessionSnapshot>;
   /** Batched reads (≤ 100 keys per request), unprocessed keys retried. Absent ids are left out. */
   getKeys<T extends KeyType>(deviceId: string, type: T, ids: string[]): Promise<{ [id: string]: StoredDataTypeMap[T] }>;
+  /** The same for several categories at once (one BatchGetItem up to 100 keys). */
+  getMany(deviceId: string, wanted: { [T in KeyType]?: string[] }): Promise<KeyChanges>;
   /**
    * Bulk write outside the lease's fence, for values nothing reads until a fenced commit points at them
    * (a full sync's new generation of app-state entries). Batched and parallel; resolves once durable.

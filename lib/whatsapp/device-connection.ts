@@ -94,9 +94,11 @@ export class DeviceConnection implements DeviceLink {
     const socket = new WaSocket(auth, { deviceId, wsUrl: options.wsUrl, openBy: options.openBy });
     const sync = new CollectionSync(collection, socket, keys, { mediaUrl: options.mediaUrl });
     const connection = new DeviceConnection(deviceId, store, auth, socket, sync, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null, snapshot.keys['known-chats']?.v1 ?? []);
-    // Reads that would otherwise wait on the critical path: the pin's entry, and the pre-key Baileys checks between two login IQs.
-    if (collection.pinsExact) void collection.load([sync.indexMacOf([PIN_INDEX, first.chatJid])]).catch(() => undefined);
-    void Promise.resolve(auth.state.keys.get('pre-key', [String(Math.max(0, auth.state.creds.nextPreKeyId - 1))])).catch(() => undefined);
+    // Read while the socket connects, in one request: the pin's app-state entry, and the Signal session and
+    // identity of the account's phone under its LID, which its messages (e.g. an app-state key share) use.
+    const phone = snapshot.creds.me.lid ? [`${snapshot.creds.me.lid.split(/[:@]/)[0]}_1.0`] : [];
+    const entry = collection.pinsExact ? [`${collection.generation}.${sync.indexMacOf([PIN_INDEX, first.chatJid])}`] : [];
+    void auth.prefetch({ 'app-state-entry': entry, session: phone, 'identity-key': phone }).catch(() => undefined);
     if (!options.checkChatExists) connection.knownChats.set(first.chatJid, Number.POSITIVE_INFINITY);
     else if (!connection.knownChats.has(first.chatJid)) {
       const done = new Promise<void>((resolve, reject) => socket.onLoggedIn(() => assertChatExists(socket, first.chatJid).then(resolve, reject)));

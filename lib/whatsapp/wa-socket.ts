@@ -1,5 +1,15 @@
 import { Boom } from '@hapi/boom';
-import makeWASocket, { buildAckStanza, DisconnectReason, getBinaryNodeChild, jidDecode, S_WHATSAPP_NET, type BinaryNode, type WASocket } from '@whiskeysockets/baileys';
+import makeWASocket, {
+  areJidsSameUser,
+  buildAckStanza,
+  DisconnectReason,
+  getBinaryNodeChild,
+  isJidNewsletter,
+  jidDecode,
+  S_WHATSAPP_NET,
+  type BinaryNode,
+  type WASocket,
+} from '@whiskeysockets/baileys';
 import { NotLoggedInError, DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
@@ -31,17 +41,26 @@ export function takeServerSync(sock: WASocket, onSync: (node: BinaryNode) => voi
   });
 }
 
+/** Pre-keys the server may run down to before a login uploads more, and how many it then uploads (whatsmeow's figures). */
+const MIN_PRE_KEYS = 5;
+const PRE_KEY_UPLOAD = 50;
+
 /**
  * After `<success>`, WhatsApp Web's order (as whatsapp-rust mirrors it): `passive active` at once, the
  * pre-key count (and upload, if low) alongside it, and no digest (whatsmeow sends none either; a pin does
  * not need it). Baileys awaits count → upload → active → digest one after another: three round trips in
- * front of the first app-state IQ where one is enough. The rest of Baileys' login handler is kept as is.
+ * front of the first app-state IQ where one is enough. Uploads are whatsmeow's 50 keys (one transaction
+ * of the session store) rather than Baileys' 812 when the server ran out; Baileys' read of its current
+ * pre-key (a storage-loss heuristic) is left out. The rest of Baileys' login handler is kept as is.
  */
 export function takeLogin(sock: WASocket): void {
   sock.ws.removeAllListeners('CB:success');
   sock.ws.on('CB:success', async (node: BinaryNode) => {
     sock.updateServerTimeOffset(node);
-    const preKeys = sock.uploadPreKeysToServerIfRequired();
+    const preKeys = (async () => {
+      const answer = await sock.query({ tag: 'iq', attrs: { to: S_WHATSAPP_NET, xmlns: 'encrypt', type: 'get' }, content: [{ tag: 'count', attrs: {} }] });
+      if (Number(getBinaryNodeChild(answer, 'count')?.attrs.value ?? 0) <= MIN_PRE_KEYS) await sock.uploadPreKeys(PRE_KEY_UPLOAD);
+    })().catch((error: unknown) => baileysLogger.warn({ error }, 'failed to check or upload pre-keys'));
     try {
       await sock.query({ tag: 'iq', attrs: { to: S_WHATSAPP_NET, xmlns: 'passive', type: 'set' }, content: [{ tag: 'active', attrs: {} }] });
     } catch (error) {
@@ -60,6 +79,29 @@ export function takeLogin(sock: WASocket): void {
       })().catch((error: unknown) => baileysLogger.warn({ error }, 'failed to create own LID session'));
     }
     await preKeys;
+  });
+}
+
+/**
+ * A companion device receives every message of the account. It decrypts only the account's own: the
+ * phone's protocol messages (app-state key shares, …) and what the user's other devices sent. Messages
+ * of other senders (contacts, groups, status, newsletters) are receipted unread, with the same
+ * `inactive` receipt Baileys sends after decrypting them, so the server drops them as delivered. That
+ * spares per message a Signal decryption, its session write (a DynamoDB transaction, durable before the
+ * receipt), LID lookups for new senders and, on a Bad MAC, retry receipts to the sender; the account
+ * loses nothing it had (this device shows no messages). `onSkipped` counts them.
+ */
+export function receiptOthersUnread(sock: WASocket, onSkipped: () => void): void {
+  const baileys = sock.ws.listeners('CB:message') as Array<(node: BinaryNode) => void>;
+  sock.ws.removeAllListeners('CB:message');
+  sock.ws.on('CB:message', (node: BinaryNode) => {
+    const { from, participant, id } = node.attrs;
+    const me = sock.authState.creds.me;
+    const sender = participant ?? from;
+    if (!from || !id || areJidsSameUser(sender, me?.id) || (me?.lid && areJidsSameUser(sender, me.lid))) return baileys.forEach((listener) => listener(node));
+    onSkipped();
+    const answer = isJidNewsletter(from) ? sock.sendNode(buildAckStanza(node, undefined, me?.id)) : sock.sendReceipt(from, participant, [id], 'inactive');
+    void answer.catch(() => undefined);
   });
 }
 
@@ -89,6 +131,8 @@ export class WaSocket {
   private isClosed = false;
   /** `server_sync` notifications received (app state moved on the server while we were connected). */
   serverSyncs = 0;
+  /** Messages of other senders receipted unread. */
+  othersUnread = 0;
 
   constructor(auth: SessionAuthState, private readonly options: SocketOptions) {
     const budget = Math.max(1, options.openBy - Date.now());
@@ -122,6 +166,7 @@ export class WaSocket {
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
     takeServerSync(this.sock, () => this.serverSyncs++);
     takeLogin(this.sock);
+    receiptOthersUnread(this.sock, () => this.othersUnread++);
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
     });

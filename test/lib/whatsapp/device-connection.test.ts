@@ -2,6 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { attachRequestCounter } from '../../../lib/session/request-counter.js';
 import { closePort, newPort, pinCall } from '../../reliability/reliability-world.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
 import { connectClient, endClient, memoryAuth, type Client } from '../simulator/baileys-client.js';
@@ -199,6 +201,37 @@ describe('the WhatsApp port: conflicts, faults and missing chats', () => {
     await endClient(rogue);
     world.sim.setFaults([], { deviceJid: linked.deviceJid });
     await pin('replaced');
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('a busy account: 300 messages from 50 senders and a key share queued while away, call after call → the pin lands, the backlog is empty, others\' messages receipted unread, ≤ 6 DynamoDB requests once settled', async () => {
+    // Prepare
+    const { phoneNumber } = world.sim.createAccount();
+    world.sim.registerNumber(world.contactJid.split('@')[0]!);
+    const linked = await world.link('busy', phoneNumber);
+    const round = async (pinned: boolean) => {
+      await world.sim.phone(phoneNumber).rotateAppStateKey();
+      await world.sim.queueContactMessages(linked.deviceJid, { senders: 50, messages: 300 });
+      const client = new DynamoDBClient({});
+      const counter = attachRequestCounter(client);
+      const port = newPort(world, { client });
+      const answer = await pinCall(port, { deviceId: 'busy', chatJid: world.contactJid, pinned });
+      await closePort(port);
+      client.destroy();
+      return { answer, requests: counter.counts(), queue: world.sim.offlineQueue(linked.deviceJid) };
+    };
+    // Act: the first round also replenishes the pre-keys the new senders used, and opens the phone's LID session
+    const first = await round(true);
+    const second = await round(false);
+    // Assess
+    console.info(`busy account, first call: ${first.requests.requests} DynamoDB requests ${JSON.stringify(first.requests.byCommand)}; second: ${second.requests.requests} ${JSON.stringify(second.requests.byCommand)}; queue ${JSON.stringify(second.queue)}`);
+    for (const { answer, queue } of [first, second]) {
+      expect(answer.status).toBe(200);
+      expect(queue).toMatchObject({ queued: 0, retryReceipts: 0 });
+    }
+    expect(second.queue.receiptTypes.inactive).toBe(600);
+    expect(second.requests.requests).toBeLessThanOrEqual(6);
+    expect(world.sim.chatState(phoneNumber, world.contactJid)?.pinned).toBe(false);
     expect(world.sim.violations).toEqual([]);
   });
 
