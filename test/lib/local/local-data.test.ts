@@ -6,8 +6,15 @@ import { localCredentials, runningStack, writeStackFile } from '../../../lib/loc
 import { withBasicAuth } from '../../../lib/local/invoke.js';
 
 let dir = '';
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-const fresh = () => (dir = mkdtempSync(join(tmpdir(), 'pin-local-data-')));
+const made: string[] = [];
+afterEach(() => {
+  for (const each of made.splice(0)) rmSync(each, { recursive: true, force: true });
+});
+const fresh = () => {
+  dir = mkdtempSync(join(tmpdir(), 'pin-local-data-'));
+  made.push(dir);
+  return dir;
+};
 
 describe('localCredentials', () => {
   it('generates a strong password once, stores it readable by the owner only, and reuses it', () => {
