@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { localCredentials, runningStack, writeStackFile } from '../../../lib/local/local-data.js';
-import { withBasicAuth } from '../../../lib/local/invoke.js';
 
 let dir = '';
 const made: string[] = [];
@@ -57,17 +56,5 @@ describe('runningStack', () => {
     // Assess
     expect(live).toEqual(stack);
     expect(dead).toBeUndefined();
-  });
-});
-
-describe('withBasicAuth', () => {
-  it('replaces the Authorization header whatever its case, leaving the event file untouched', () => {
-    // Prepare
-    const event = { headers: { Authorization: 'Basic Z293YTpwaW4tdGVzdC1wYXNzd29yZA==', 'content-type': 'application/json' } };
-    // Act
-    const rewritten = withBasicAuth(event, 'local:pw');
-    // Assess
-    expect(rewritten.headers).toEqual({ authorization: `Basic ${Buffer.from('local:pw').toString('base64')}`, 'content-type': 'application/json' });
-    expect(event.headers.Authorization).toBe('Basic Z293YTpwaW4tdGVzdC1wYXNzd29yZA==');
   });
 });
