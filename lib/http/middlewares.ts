@@ -1,7 +1,8 @@
 import type { MiddlewareObj, Request } from '@middy/core';
-import { PayloadTooLargeError, UnauthorizedError } from '../errors.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { AppError, NotLoggedInError, PayloadTooLargeError, UnauthorizedError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { Authenticator } from '../auth/api-credentials.js';
-import { logger } from '../observability.js';
+import { logger, metrics } from '../observability.js';
 import { mapError } from './error-response.js';
 import { header, isHttpEvent, type HttpEvent } from './invocation-event.js';
 
@@ -34,9 +35,29 @@ export const bodyLimit = (limitBytes: number): MiddlewareObj => ({
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 /**
+ * One line per failed request, at the level its class deserves; ERROR means a person must act:
+ * - 4xx, INFO: the caller's mistake, or a busy device it retries.
+ * - 504 (WhatsApp did not answer in time) and 502 (WhatsApp refused this change), WARN: transient, the caller or SQS
+ *   retries; a lasting rate of them is what the 5xx alarm is for, not one line.
+ * - 500 "not logged in" for a device never linked or whose linking never finished, WARN: the caller named a device
+ *   that has no session, nothing broke.
+ * - 500 for a device WhatsApp logged out, or whose app-state key is missing, ERROR: every pin on it fails until a
+ *   person links it again (npm run login).
+ * - anything unexpected, ERROR with its stack: the one case a stack helps. Typed errors say it all in their message.
+ */
+function logFailure(error: Error, status: number, reason: string): void {
+  if (status < 500) return logger.info('request rejected', { status, reason });
+  const transient = error instanceof WhatsAppTimeoutError || error instanceof WhatsAppRejectedError || (error instanceof NotLoggedInError && error.reason !== 'logged-out');
+  const cause = error.cause instanceof Error ? { cause: error.cause.message } : {};
+  const fields = error instanceof AppError ? { status, error: `${error.name}: ${error.message}`, ...cause } : { status, error };
+  (transient ? logger.warn : logger.error).call(logger, 'request failed', fields);
+}
+
+/**
  * Shapes every answer: API Gateway events get `{statusCode, headers, body}`; direct invocations get
  * the envelope itself; SQS results pass through. Its `onError` is the one error handler: it maps
- * every error (lib/http/error-response.ts) and logs it, 5xx with details that never reach the body.
+ * every error (lib/http/error-response.ts), logs it (logFailure) and counts it (RequestRejected for
+ * 4xx, RequestFailed for 5xx: every invocation records a metric, so none publishes an empty set).
  */
 export const respond = (): MiddlewareObj => ({
   after: (request: AnyRequest) => {
@@ -46,8 +67,8 @@ export const respond = (): MiddlewareObj => ({
   },
   onError: (request: AnyRequest) => {
     const mapped = mapError(request.error);
-    if (mapped.statusCode >= 500) logger.error('request failed', { status: mapped.statusCode, error: request.error });
-    else logger.info('request rejected', { status: mapped.statusCode, reason: mapped.body.message });
+    logFailure(request.error!, mapped.statusCode, mapped.body.message);
+    metrics.addMetric(mapped.statusCode < 500 ? 'RequestRejected' : 'RequestFailed', MetricUnit.Count, 1);
     request.response = isHttpEvent(request.event)
       ? { statusCode: mapped.statusCode, headers: { ...JSON_HEADERS, ...mapped.headers }, body: JSON.stringify(mapped.body) }
       : mapped.body;

@@ -18,6 +18,7 @@ import type { PinDecision } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { documented } from '../support/documented.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
+import { expectLogs } from '../support/expected-logs.js';
 
 // The only test double of this suite stands at the WhatsApp port; Secrets Manager and SQS are mocked at the SDK edge.
 const calls: Array<{ command: PinChatCommand; context: PinChatContext }> = [];
@@ -232,19 +233,20 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
   });
 
   it.each([
-    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}],
-    ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['logged out', () => new NotLoggedInError('default', 'logged-out'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['the device is busy', () => new DeviceBusyError('default', 2.2), 409, { code: '409', message: 'device is busy, retry later', results: {} }, { 'Retry-After': '3' }],
-    ['WhatsApp timed out', () => new WhatsAppTimeoutError('no answer'), 504, { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} }, {}],
-    ['WhatsApp rejected', () => new WhatsAppRejectedError('409 twice'), 502, { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change', results: {} }, {}],
+    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}, 'INFO'],
+    ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'WARN'],
+    ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'WARN'],
+    ['logged out', () => new NotLoggedInError('default', 'logged-out'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'ERROR'],
+    ['the device is busy', () => new DeviceBusyError('default', 2.2), 409, { code: '409', message: 'device is busy, retry later', results: {} }, { 'Retry-After': '3' }, 'INFO'],
+    ['WhatsApp timed out', () => new WhatsAppTimeoutError('no answer'), 504, { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} }, {}, 'WARN'],
+    ['WhatsApp rejected', () => new WhatsAppRejectedError('409 twice'), 502, { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change', results: {} }, {}, 'WARN'],
     [
       'the app-state key is missing',
       () => new AppStateKeyMissingError('default'),
       500,
       { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
       {},
+      'ERROR',
     ],
     [
       'WhatsApp used an app-state key the device lacks',
@@ -252,19 +254,21 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
       500,
       { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
       {},
+      'ERROR',
     ],
-    ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}],
-  ])('when %s → its status, code and message', async (_case, error, status, expected, headers) => {
+    ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}, 'ERROR'],
+  ])('when %s → its status, code and message, logged once at its level', async (_case, error, status, expected, headers, level) => {
     // Prepare
     behaviour = async () => {
       throw error();
     };
     // Act
-    const { response, body } = await call(source, 'pin');
+    const { result: { response, body }, logs } = await expectLogs(() => call(source, 'pin'));
     // Assess
     expect(response.statusCode).toBe(status);
     expect(body).toEqual(expected);
     expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', ...headers });
+    expect(logs.map((line) => line.level)).toEqual([level]);
   });
 });
 
