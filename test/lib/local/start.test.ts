@@ -46,8 +46,8 @@ describe('npm start', () => {
     const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const invoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json', '--auth'], childEnv(data.dir));
     const invokeExit = await invoke.exited;
-    const unauthorized = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json'], childEnv(data.dir));
-    const unauthorizedExit = await unauthorized.exited;
+    const failingInvoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json'], childEnv(data.dir));
+    const failingInvokeExit = await failingInvoke.exited;
     const sessions = npmRun(['session', '--', 'list'], childEnv(data.dir));
     const sessionsExit = await sessions.exited;
     const phoneAfterInvoke = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
@@ -79,8 +79,8 @@ describe('npm start', () => {
     expect(invoke.output()).toMatch(/"statusCode": 200/);
     expectDocumented(JSON.parse(/^\{$[\s\S]*?^\}$/m.exec(invoke.output())![0]));
     expect(phoneAfterInvoke).toMatchObject({ pinned: true });
-    expect(unauthorizedExit).toBe(22);
-    expect(unauthorized.output()).toMatch(/"statusCode": 401/);
+    expect(failingInvokeExit).toBe(22);
+    expect(failingInvoke.output()).toMatch(/"statusCode": 401/);
     expect(sessionsExit).toBe(0);
     expect(sessions.output()).toMatch(/^store: local DynamoDB http:\/\/127\.0\.0\.1:\d+ \(the running npm start's\), table pin-sessions-simulator/m);
     expect(sessions.output()).toMatch(/^default\t15550100001:1@s\.whatsapp\.net\tlinked\t/m);
