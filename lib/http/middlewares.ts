@@ -35,22 +35,32 @@ export const bodyLimit = (limitBytes: number): MiddlewareObj => ({
 const JSON_HEADERS = { 'Content-Type': 'application/json' };
 
 /**
- * One line per failed request, at the level its class deserves; ERROR means a person must act:
- * - 4xx, INFO: the caller's mistake, or a busy device it retries.
- * - 504 (WhatsApp did not answer in time) and 502 (WhatsApp refused this change), WARN: transient, the caller or SQS
+ * The level a failed request's log line deserves; ERROR means a person must act:
+ * - 4xx, info: the caller's mistake, or a busy device it retries.
+ * - 504 (WhatsApp did not answer in time) and 502 (WhatsApp refused this change), warn: transient, the caller or SQS
  *   retries; a lasting rate of them is what the 5xx alarm is for, not one line.
- * - 500 "not logged in" for a device never linked or whose linking never finished, WARN: the caller named a device
+ * - 500 "not logged in" for a device never linked or whose linking never finished, warn: the caller named a device
  *   that has no session, nothing broke.
- * - 500 for a device WhatsApp logged out, or whose app-state key is missing, ERROR: every pin on it fails until a
+ * - 500 for a device WhatsApp logged out, or whose app-state key is missing, error: every pin on it fails until a
  *   person links it again (npm run login).
- * - anything unexpected, ERROR with its stack: the one case a stack helps. Typed errors say it all in their message.
+ * - anything unexpected, error.
  */
-function logFailure(error: Error, status: number, reason: string): void {
-  if (status < 500) return logger.info('request rejected', { status, reason });
+export function failureLevel(error: unknown, status: number): 'info' | 'warn' | 'error' {
+  if (status < 500) return 'info';
   const transient = error instanceof WhatsAppTimeoutError || error instanceof WhatsAppRejectedError || (error instanceof NotLoggedInError && error.reason !== 'logged-out');
-  const cause = error.cause instanceof Error ? { cause: error.cause.message } : {};
-  const fields = error instanceof AppError ? { status, error: `${error.name}: ${error.message}`, ...cause } : { status, error };
-  (transient ? logger.warn : logger.error).call(logger, 'request failed', fields);
+  return transient ? 'warn' : 'error';
+}
+
+/** What a failure's log line says of it: a typed error its name and message (and its cause's), anything else whole, stack included (the one case a stack helps). */
+export function failureFields(error: unknown): Record<string, unknown> {
+  if (!(error instanceof AppError)) return { error };
+  return { error: `${error.name}: ${error.message}`, ...(error.cause instanceof Error ? { cause: error.cause.message } : {}) };
+}
+
+function logFailure(error: Error, status: number, reason: string): void {
+  const level = failureLevel(error, status);
+  if (level === 'info') logger.info('request rejected', { status, reason });
+  else logger[level]('request failed', { status, ...failureFields(error) });
 }
 
 /**

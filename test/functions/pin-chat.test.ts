@@ -1,6 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { stderr, stdout } from 'node:process';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -56,20 +55,9 @@ beforeEach(() => {
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter-1' });
 });
 
-/** The JSON lines the handler logs while `act` runs (Powertools writes to the worker's real streams; they still get there). */
+/** The JSON lines the handler logs while `act` runs (taken as expected output: asserted here, not printed). */
 async function loggedBy(act: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  const spies = [jest.spyOn(stdout, 'write'), jest.spyOn(stderr, 'write')];
-  let written: string[];
-  try {
-    await act();
-  } finally {
-    written = spies.flatMap((spy) => spy.mock.calls.map(([chunk]) => String(chunk)));
-    for (const spy of spies) spy.mockRestore();
-  }
-  return written
-    .flatMap((text) => text.split('\n'))
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return (await expectLogs(act)).logs;
 }
 
 type HttpSource = 'api-gateway-v1' | 'api-gateway-v2';
@@ -329,7 +317,7 @@ describe('SQS (FIFO) batches', () => {
     const [first, invalidJid, invalidJson, afterFailure] = event.Records;
     invalidJid.messageAttributes = { traceparent: { dataType: 'String', stringValue: '00-4bf92f3577b34da6-00f067aa0ba902b7-01' } };
     // Act
-    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    const { result } = await expectLogs(async () => (await handler(event, lambdaContext())) as SQSBatchResponse);
     // Assess: retried = the WhatsApp failure and the record behind it; the client errors are in the DLQ, unchanged
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId, afterFailure.messageId]);
     expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net']);
@@ -438,7 +426,7 @@ describe('SQS (FIFO) batches', () => {
     };
     const event = loadEvent('sqs', 'pin');
     // Act
-    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    const { result } = await expectLogs(async () => (await handler(event, lambdaContext())) as SQSBatchResponse);
     // Assess
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].messageId }]);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
