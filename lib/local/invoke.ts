@@ -12,7 +12,16 @@ import { loadHandler, startLocalStack, trustSimulatorRoot } from './local-stack.
 const USAGE = `usage: npm run invoke -- <event.json> [--auth] [--real]
   --auth   replace the event's Authorization header with the local credentials (the sample events carry
            gowa:pin-test-password, which the local stack does not accept unless BASIC_AUTH includes it)
-  --real   real WhatsApp instead of the simulator (only when no \`npm start\` is running; or WHATSAPP=real)`;
+  --real   real WhatsApp instead of the simulator (only when no \`npm start\` is running; or WHATSAPP=real)
+Exits 22, as curl -f does, when the function answers an error: HTTP status 400 or more, a direct call's error
+envelope, or SQS records in batchItemFailures; 1 when it cannot run.`;
+
+/** The exit code curl -f would give the function's answer: 22 for an error, 0 otherwise. */
+export function exitCodeOf(result: unknown): number {
+  const answer = (result ?? {}) as { statusCode?: number; code?: unknown; batchItemFailures?: unknown[] };
+  const failed = (answer.statusCode ?? 0) >= 400 || (typeof answer.code === 'string' && answer.code !== 'SUCCESS') || (answer.batchItemFailures?.length ?? 0) > 0;
+  return failed ? 22 : 0;
+}
 
 /** The event with its Authorization header (any case) set to HTTP Basic for `user:password`. */
 export function withBasicAuth<T>(event: T, userPassword: string): T {
@@ -23,10 +32,10 @@ export function withBasicAuth<T>(event: T, userPassword: string): T {
   return copy;
 }
 
-async function main(argv: string[]): Promise<void> {
+async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { auth: { type: 'boolean' }, real: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   const [file] = positionals;
-  if (values.help || !file) return void console.log(USAGE);
+  if (values.help || !file) return (console.log(USAGE), values.help ? 0 : 2);
   let event = JSON.parse(readFileSync(file, 'utf8')) as unknown;
   const dir = dataDir();
   const credentials = localCredentials(dir);
@@ -44,6 +53,9 @@ async function main(argv: string[]): Promise<void> {
     if ((result as { statusCode?: number } | undefined)?.statusCode === 401 && !values.auth) {
       console.error('401: the event carries other credentials than the local ones; add --auth to use the local credentials');
     }
+    const code = exitCodeOf(result);
+    if (code) console.error(`the function answered an error: exit ${code} (as curl -f)`);
+    return code;
   } finally {
     await stack?.stop();
   }
@@ -51,7 +63,7 @@ async function main(argv: string[]): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).then(
-    () => process.exit(0),
+    (code) => process.exit(code),
     (error: unknown) => {
       console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
       process.exit(1);

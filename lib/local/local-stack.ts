@@ -59,7 +59,11 @@ export async function storeLinkedSession(store: DynamoDbSessionStore, deviceId: 
   await store.commit(lease, { creds: linked.creds, keys: linked.keys });
 }
 
-async function startSimulatorDemo(store: DynamoDbSessionStore): Promise<SimulatorDemo> {
+/**
+ * A new simulator (it lives in memory) with the demo device linked again. The devices linked to an earlier one are
+ * unknown to it, and WhatsApp would refuse them (401): they are marked logged-out, so that the session list says so.
+ */
+export async function startSimulatorDemo(store: DynamoDbSessionStore): Promise<SimulatorDemo> {
   const sim = await startSimulator();
   trustSimulatorRoot(sim.rootPublicKey);
   const account = sim.createAccount({ phoneNumber: DEMO_PHONE, name: 'Demo phone' });
@@ -68,6 +72,12 @@ async function startSimulatorDemo(store: DynamoDbSessionStore): Promise<Simulato
   await sim.seedAppState(account.phoneNumber, { entries: 12, pinned: DEMO_PINNED, laterPatches: 2 });
   const linked = await sim.linkDevice(account.phoneNumber);
   await storeLinkedSession(store, DEMO_DEVICE, linked);
+  for (const device of await store.list()) {
+    if (device.deviceId === DEMO_DEVICE || device.state !== 'linked') continue;
+    // A device whose lease is live (a process killed mid-call) keeps its state: its next pin is refused and marks it.
+    const lease = await store.acquireLease(device.deviceId, `local-${randomUUID()}`, 30).catch(() => undefined);
+    if (lease) await store.commit(lease, { state: 'logged-out' });
+  }
   return { sim, account, deviceId: DEMO_DEVICE, deviceJid: linked.deviceJid, chatJid: DEMO_CHAT };
 }
 

@@ -3,24 +3,20 @@
  * through our DynamoDB session store; "ready" only once the phone's app-state key share is persisted.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DisconnectReason, initAuthCreds, makeWASocket, proto, type ConnectionState, type SignalDataSet, type SignalKeyStore, type WASocket } from '@whiskeysockets/baileys';
 import qrcode from 'qrcode-terminal';
 import { AppStateKeys } from '../app-state/app-state-keys.js';
 import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
 import { CollectionSync } from '../app-state/collection-sync.js';
 import { WhatsAppTimeoutError } from '../errors.js';
-import { DynamoDbSessionStore, ensureSessionTable } from '../session/dynamodb-session-store.js';
+import { DynamoDbSessionStore } from '../session/dynamodb-session-store.js';
 import type { KeyChanges, SessionStore } from '../session/session-store.js';
 import { baileysLogger } from '../whatsapp/baileys-logger.js';
 import { takeServerSync } from '../whatsapp/wa-socket.js';
-import { startDynamoDbLocal } from './dynamodb-local.js';
-import { dataDir, LOCAL_TABLES, runningStack } from './local-data.js';
-import { localDynamoDbClient, trustSimulatorRoot } from './local-stack.js';
+import { trustSimulatorRoot } from './local-stack.js';
+import { openSessionTable } from './session-table.js';
 
 const USAGE = `usage: npm run login -- [--device ID] [--phone NUMBER] [--table NAME] [--simulator URL] [--force] [--timeout S]
   --device ID       the device id to store the session under (default DEFAULT_DEVICE_ID or "default")
@@ -257,31 +253,11 @@ async function main(argv: string[]): Promise<number> {
   process.once('SIGINT', () => void interrupted());
   process.once('SIGTERM', () => void interrupted());
   try {
-    let client: DynamoDBClient;
-    let table: string;
-    if (values.table) {
-      client = new DynamoDBClient({});
-      table = values.table;
-      console.log(`store: DynamoDB table ${table} (AWS${process.env.AWS_ENDPOINT_URL_DYNAMODB ? ` at ${process.env.AWS_ENDPOINT_URL_DYNAMODB}` : ''})`);
-    } else {
-      const dir = dataDir();
-      let endpoint = runningStack(dir)?.env.AWS_ENDPOINT_URL_DYNAMODB;
-      if (!endpoint) {
-        const path = join(dir, 'dynamodb');
-        mkdirSync(path, { recursive: true });
-        console.log('starting DynamoDB Local on the data dir (npm start is not running)…');
-        const dynamo = await startDynamoDbLocal({ path, sharedDb: true });
-        stops.push(dynamo.stop);
-        endpoint = dynamo.endpoint;
-      }
-      client = localDynamoDbClient(endpoint);
-      table = LOCAL_TABLES[values.simulator ? 'simulator' : 'real'];
-      await ensureSessionTable(client, table);
-      console.log(`store: local DynamoDB ${endpoint}, table ${table}`);
-    }
-    stops.push(async () => client.destroy());
+    const store = await openSessionTable({ table: values.table, mode: values.simulator ? 'simulator' : 'real', say: console.log });
+    stops.push(store.close);
+    console.log(`store: ${store.where}`);
     await linkDevice({
-      store: new DynamoDbSessionStore(client, table),
+      store: new DynamoDbSessionStore(store.client, store.table),
       deviceId: values.device ?? (process.env.DEFAULT_DEVICE_ID?.trim() || 'default'),
       phone: values.phone,
       wsUrl: process.env.WHATSAPP_WS_URL?.trim() || undefined,

@@ -257,7 +257,8 @@ export class DynamoDbSessionStore implements SessionStore {
       }
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey);
-    return [...devices.values()].sort((a, b) => a.deviceId.localeCompare(b.deviceId));
+    // A lease item alone is a device id someone asked for (a pin, a login that never paired): no device.
+    return [...devices.values()].filter((device) => device.state !== 'absent').sort((a, b) => a.deviceId.localeCompare(b.deviceId));
   }
 
   async deleteDevice(deviceId: string): Promise<void> {

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BufferJSON, type AuthenticationCreds } from '@whiskeysockets/baileys';
 import type { CollectionMeta } from '../app-state/collection.js';
 import type { DynamoDbSessionStore } from './dynamodb-session-store.js';
-import type { KeyChanges, KeyType } from './session-store.js';
+import type { DeviceSummary, KeyChanges, KeyType } from './session-store.js';
 
 /** Longest first, so that `sender-key-memory-…` is not read as a `sender-key`. `app-state-meta` is ours (Baileys ignores it). */
 const KEY_TYPES: KeyType[] = (
@@ -62,13 +62,25 @@ export function parseMultiFileName(file: string): { type: KeyType; id: string } 
   return { type, id };
 }
 
-/** Imports a useMultiFileAuthState folder as a new device (refused if the device already has a session). */
-export async function importFolder(store: DynamoDbSessionStore, deviceId: string, folder: string): Promise<{ keys: number; skipped: string[] }> {
+/**
+ * Imports a useMultiFileAuthState folder as a new device. Refused if the device already has a session, and, unless
+ * `force`, if the folder's companion (same `me` and noise key) is already stored under another device id: two
+ * sessions of one companion knock each other off WhatsApp (440, connection replaced).
+ */
+export async function importFolder(store: DynamoDbSessionStore, deviceId: string, folder: string, options: { force?: boolean } = {}): Promise<{ keys: number; skipped: string[] }> {
   const files = await readdir(folder);
-  if (!files.includes('creds.json')) throw new Error(`${folder} has no creds.json`);
-  if ((await store.load(deviceId)).state !== 'absent') throw new Error(`device ${deviceId} already has a session: delete it first`);
+  if (!files.includes('creds.json')) throw new Error(`${folder} has no creds.json: pass a Baileys useMultiFileAuthState folder`);
+  const { state } = await store.load(deviceId);
+  if (state !== 'absent') {
+    throw new Error(`device ${deviceId} already has a session (${state}): delete it first (npm run session -- delete --device ${deviceId}) or import under another --device`);
+  }
   const parse = async (file: string) => JSON.parse(await readFile(join(folder, file), 'utf8'), BufferJSON.reviver);
   const creds = (await parse('creds.json')) as AuthenticationCreds;
+  const twin = options.force ? undefined : await storedCompanion(store, creds);
+  if (twin) {
+    throw new Error(`${folder} holds companion ${creds.me!.id}, already stored as device ${twin.deviceId} (${twin.state}); two sessions of one companion ` +
+      `knock each other off WhatsApp (440, connection replaced). Use device ${twin.deviceId}, delete it first, or pass --force to import a second copy anyway`);
+  }
   const keys: KeyChanges = {};
   const skipped: string[] = [];
   let count = 0;
@@ -90,13 +102,30 @@ export async function importFolder(store: DynamoDbSessionStore, deviceId: string
   return { keys: count, skipped };
 }
 
-/** Exports a device into a useMultiFileAuthState folder (the JSON texts as stored). */
+/** The stored device that is this companion: the same linked JID and noise key. */
+async function storedCompanion(store: DynamoDbSessionStore, creds: AuthenticationCreds): Promise<DeviceSummary | undefined> {
+  if (!creds.me?.id) return undefined;
+  for (const device of await store.list()) {
+    if (device.linkedJid !== creds.me.id) continue;
+    const stored = (await store.load(device.deviceId)).creds;
+    if (stored && Buffer.from(stored.noiseKey.public).equals(Buffer.from(creds.noiseKey.public))) return device;
+  }
+  return undefined;
+}
+
+/**
+ * Exports a device into a new or empty folder as useMultiFileAuthState files (the JSON texts as stored), readable
+ * by the owner only (folder 700, files 600): they hold the device's private keys.
+ */
 export async function exportFolder(store: DynamoDbSessionStore, deviceId: string, folder: string): Promise<{ keys: number }> {
   const device = await store.exportDevice(deviceId);
-  if (!device.creds) throw new Error(`device ${deviceId} has no session`);
-  await mkdir(folder, { recursive: true });
-  await writeFile(join(folder, 'creds.json'), device.creds);
+  if (!device.creds) throw new Error(`device ${deviceId} has no session: nothing to export (npm run session -- list shows the devices)`);
+  await mkdir(folder, { recursive: true, mode: 0o700 });
+  if ((await readdir(folder)).length) throw new Error(`${folder} is not empty: export into a new or empty folder, so that no other device's files mix in`);
+  await chmod(folder, 0o700);
+  const write = (file: string, json: string) => writeFile(join(folder, file), json, { mode: 0o600 });
+  await write('creds.json', device.creds);
   const keys = toBaileysAppState(device.keys);
-  for (const { type, id, json } of keys) await writeFile(join(folder, multiFileName(type, id)), json);
+  for (const { type, id, json } of keys) await write(multiFileName(type, id), json);
   return { keys: keys.length };
 }

@@ -1,4 +1,4 @@
-import type { SocketConfig } from '@whiskeysockets/baileys';
+import { DisconnectReason, getErrorCodeFromStreamError, type BinaryNode, type SocketConfig } from '@whiskeysockets/baileys';
 import { logger } from '../observability.js';
 
 /** Only these fields of Baileys' log objects are kept: nothing that can carry key material or stanza contents. */
@@ -19,10 +19,16 @@ function safeFields(obj: unknown): Record<string, unknown> {
 
 /** Warnings Baileys prints on every connection of a short-lived, history-less socket: expected here. */
 const EXPECTED = /DISABLING ALL SYNC/;
+/** Stream ends that are part of normal operation: a newer login replaced this connection (440), the restart after pairing (515). */
+const ROUTINE_STREAM_ENDS = new Set<number>([DisconnectReason.connectionReplaced, DisconnectReason.restartRequired]);
 const message = (obj: unknown, msg?: string) => (msg ?? (typeof obj === 'string' ? obj : 'baileys')).slice(0, 300);
 const ignore = () => undefined;
 
-/** Baileys' pino-style logger routed into the project's logger, warn and error only, sanitised. */
+/**
+ * Baileys' pino-style logger routed into the project's logger, warn and error only, sanitised. Baileys' errors
+ * become WARN: each one is context of a request whose outcome the handler logs once, at the level that outcome
+ * deserves (ERROR only for what needs a person). A stream error is logged with its code, at INFO when it is routine.
+ */
 export const baileysLogger: SocketConfig['logger'] = {
   level: 'warn',
   child: () => baileysLogger,
@@ -32,5 +38,10 @@ export const baileysLogger: SocketConfig['logger'] = {
   warn: (obj, msg) => {
     if (!EXPECTED.test(message(obj, msg))) logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
   },
-  error: (obj, msg) => logger.error(message(obj, msg), { source: 'baileys', ...safeFields(obj) }),
+  error: (obj, msg) => {
+    const streamError = (obj as { fullErrorNode?: BinaryNode } | undefined)?.fullErrorNode;
+    if (!streamError) return logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
+    const { reason, statusCode } = getErrorCodeFromStreamError(streamError);
+    (ROUTINE_STREAM_ENDS.has(statusCode) ? logger.info : logger.warn).call(logger, message(obj, msg), { source: 'baileys', statusCode, reason });
+  },
 };

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { expectLogs } from '../support/expected-logs.js';
 import { coldHandler, postPin, type Handler } from '../support/handler-calls.js';
 import { seedSession, startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
@@ -86,9 +87,10 @@ describe('accounts with history', () => {
     expect(Object.keys(others)).toEqual([seeded.currentKeyId]);
     await seedSession(world.store, 'missing-key', { creds: linked.creds, keys: { ...linked.keys, 'app-state-sync-key': others } });
     // Act
-    const answer = await postPin(handler, { deviceId: 'missing-key', chatJid: world.contactJid, pinned: true });
-    // Assess
+    const { result: answer, logs } = await expectLogs(() => postPin(handler, { deviceId: 'missing-key', chatJid: world.contactJid, pinned: true }));
+    // Assess: a device that cannot pin until someone acts is what ERROR is for
     expect(answer).toMatchObject({ status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: expect.stringContaining('open WhatsApp on the phone') } });
+    expect(logs.filter((line) => line.level === 'ERROR')).toEqual([expect.objectContaining({ message: 'request failed', error: expect.stringMatching(/^AppStateKeyMissingError: /) })]);
     expect((await world.store.load('missing-key')).keys['app-state-meta']?.regular_low?.pinsVersion).toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { lambdaContext, loadEvent } from '../support/events.js';
+import { expectLogs } from '../support/expected-logs.js';
 import { coldHandler, postPin, type Handler } from '../support/handler-calls.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
@@ -149,10 +150,12 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     world.sim.setFaults([], { deviceJid: linked.deviceJid });
   });
 
-  it('a device the phone logged out → 500 "you are not logged in", and the session is marked logged out', async () => {
+  it('a device the phone logged out → 500 "you are not logged in", logged at ERROR (a person must link it again), and the session is marked logged out', async () => {
     const linked = await world.link('removed');
     world.sim.unlinkDevice(linked.deviceJid);
-    expect(await postAs('removed', true)).toMatchObject({ status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in' } });
+    const { result, logs } = await expectLogs(() => postAs('removed', true));
+    expect(result).toMatchObject({ status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in' } });
+    expect(logs.filter((line) => line.level === 'ERROR')).toEqual([expect.objectContaining({ message: 'request failed', error: 'NotLoggedInError: device removed is not logged in (logged-out)' })]);
     expect((await world.store.load('removed')).state).toBe('logged-out');
   });
 

@@ -1,6 +1,5 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { mockClient } from 'aws-sdk-client-mock';
-import { stderr, stdout } from 'node:process';
 import { MetricUnit, type Metrics } from '@aws-lambda-powertools/metrics';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
@@ -18,6 +17,7 @@ import type { PinDecision } from '../../lib/pin/pin-policy.js';
 import type { PinChatCommand, PinChatContext, WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { documented } from '../support/documented.js';
 import { lambdaContext, loadEvent, SAMPLE_BASIC_AUTH, type EventsBySource } from '../support/events.js';
+import { expectLogs } from '../support/expected-logs.js';
 
 // The only test double of this suite stands at the WhatsApp port; Secrets Manager and SQS are mocked at the SDK edge.
 const calls: Array<{ command: PinChatCommand; context: PinChatContext }> = [];
@@ -55,20 +55,9 @@ beforeEach(() => {
   sqs.on(SendMessageCommand).resolves({ MessageId: 'dead-letter-1' });
 });
 
-/** The JSON lines the handler logs while `act` runs (Powertools writes to the worker's real streams; they still get there). */
+/** The JSON lines the handler logs while `act` runs (taken as expected output: asserted here, not printed). */
 async function loggedBy(act: () => Promise<unknown>): Promise<Array<Record<string, unknown>>> {
-  const spies = [jest.spyOn(stdout, 'write'), jest.spyOn(stderr, 'write')];
-  let written: string[];
-  try {
-    await act();
-  } finally {
-    written = spies.flatMap((spy) => spy.mock.calls.map(([chunk]) => String(chunk)));
-    for (const spy of spies) spy.mockRestore();
-  }
-  return written
-    .flatMap((text) => text.split('\n'))
-    .filter((line) => line.startsWith('{'))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  return (await expectLogs(act)).logs;
 }
 
 type HttpSource = 'api-gateway-v1' | 'api-gateway-v2';
@@ -232,19 +221,20 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
   });
 
   it.each([
-    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}],
-    ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['logged out', () => new NotLoggedInError('default', 'logged-out'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}],
-    ['the device is busy', () => new DeviceBusyError('default', 2.2), 409, { code: '409', message: 'device is busy, retry later', results: {} }, { 'Retry-After': '3' }],
-    ['WhatsApp timed out', () => new WhatsAppTimeoutError('no answer'), 504, { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} }, {}],
-    ['WhatsApp rejected', () => new WhatsAppRejectedError('409 twice'), 502, { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change', results: {} }, {}],
+    ['the chat does not exist', () => new ChatNotFoundError('6289685028129@s.whatsapp.net'), 404, { code: '404', message: 'Chat not found', results: {} }, {}, 'INFO'],
+    ['no session', () => new NotLoggedInError('default', 'absent'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'WARN'],
+    ['linking never finished', () => new NotLoggedInError('default', 'linking'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'WARN'],
+    ['logged out', () => new NotLoggedInError('default', 'logged-out'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} }, {}, 'ERROR'],
+    ['the device is busy', () => new DeviceBusyError('default', 2.2), 409, { code: '409', message: 'device is busy, retry later', results: {} }, { 'Retry-After': '3' }, 'INFO'],
+    ['WhatsApp timed out', () => new WhatsAppTimeoutError('no answer'), 504, { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} }, {}, 'WARN'],
+    ['WhatsApp rejected', () => new WhatsAppRejectedError('409 twice'), 502, { code: 'BAD_GATEWAY', message: 'WhatsApp rejected the change', results: {} }, {}, 'WARN'],
     [
       'the app-state key is missing',
       () => new AppStateKeyMissingError('default'),
       500,
       { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
       {},
+      'ERROR',
     ],
     [
       'WhatsApp used an app-state key the device lacks',
@@ -252,19 +242,21 @@ describe.each(httpSources)('POST /chat/{chat_jid}/pin through %s', (source) => {
       500,
       { code: 'INTERNAL_SERVER_ERROR', message: APP_STATE_KEY_MISSING, results: {} },
       {},
+      'ERROR',
     ],
-    ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}],
-  ])('when %s → its status, code and message', async (_case, error, status, expected, headers) => {
+    ['something unexpected', () => new Error('socket exploded at 0xdeadbeef'), 500, { code: 'INTERNAL_SERVER_ERROR', message: 'internal server error', results: {} }, {}, 'ERROR'],
+  ])('when %s → its status, code and message, logged once at its level', async (_case, error, status, expected, headers, level) => {
     // Prepare
     behaviour = async () => {
       throw error();
     };
     // Act
-    const { response, body } = await call(source, 'pin');
+    const { result: { response, body }, logs } = await expectLogs(() => call(source, 'pin'));
     // Assess
     expect(response.statusCode).toBe(status);
     expect(body).toEqual(expected);
     expect(response.headers).toMatchObject({ 'Content-Type': 'application/json', ...headers });
+    expect(logs.map((line) => line.level)).toEqual([level]);
   });
 });
 
@@ -325,7 +317,7 @@ describe('SQS (FIFO) batches', () => {
     const [first, invalidJid, invalidJson, afterFailure] = event.Records;
     invalidJid.messageAttributes = { traceparent: { dataType: 'String', stringValue: '00-4bf92f3577b34da6-00f067aa0ba902b7-01' } };
     // Act
-    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    const { result } = await expectLogs(async () => (await handler(event, lambdaContext())) as SQSBatchResponse);
     // Assess: retried = the WhatsApp failure and the record behind it; the client errors are in the DLQ, unchanged
     expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([first.messageId, afterFailure.messageId]);
     expect(calls.map((c) => c.command.chatJid)).toEqual(['6289685028129@s.whatsapp.net']);
@@ -434,7 +426,7 @@ describe('SQS (FIFO) batches', () => {
     };
     const event = loadEvent('sqs', 'pin');
     // Act
-    const result = (await handler(event, lambdaContext())) as SQSBatchResponse;
+    const { result } = await expectLogs(async () => (await handler(event, lambdaContext())) as SQSBatchResponse);
     // Assess
     expect(result.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0].messageId }]);
     expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);

@@ -4,14 +4,15 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { DynamoDBClient, ListTablesCommand, paginateScan, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { keyMaterial } from './log-capture-secrets.ts';
-import { scan, TEST_PASSWORDS, type Finding, type Secret } from './log-capture-scan.ts';
+import { noise, scan, TEST_PASSWORDS, type Finding, type Secret } from './log-capture-scan.ts';
 
 /**
  * A jest reporter (loaded natively by Node 22 in jest's main process, hence the .ts imports): creates
  * the run's log capture dir before the workers start (they inherit LOG_CAPTURE_DIR), and once the run
  * completes scans every captured line for the test passwords, secrets tests registered, the key
- * material of every session stored in DynamoDB Local during the run, and secret-shaped patterns.
- * A finding fails the run (getLastError) and is shown by file, line and kind, never by value.
+ * material of every session stored in DynamoDB Local during the run, and secret-shaped patterns; and
+ * for noise a passing run must not print (ERROR lines, stack traces, Powertools' empty-metrics warning)
+ * outside expectLogs. A finding fails the run (getLastError) and is shown by file, line and kind, never by value.
  */
 export default class LogCaptureReporter {
   private readonly dir = mkdtempSync(join(tmpdir(), 'log-capture-'));
@@ -29,15 +30,20 @@ export default class LogCaptureReporter {
       ...files.filter((name) => name.startsWith('secrets-')).flatMap((name) => readLines(join(this.dir, name)).map((line) => JSON.parse(line) as Secret)),
       ...(await storedKeyMaterial()),
     ];
-    const findings: Finding[] = logs.flatMap((name) => scan(name, readFileSync(join(this.dir, name), 'utf8'), secrets));
+    const texts = logs.map((name) => [name, readFileSync(join(this.dir, name), 'utf8')] as const);
+    const findings: Finding[] = texts.flatMap(([name, text]) => scan(name, text, secrets));
+    const noisy: Finding[] = texts.flatMap(([name, text]) => noise(name, text));
     const lines = logs.reduce((sum, name) => sum + readLines(join(this.dir, name)).length, 0);
-    if (findings.length === 0) {
-      process.stderr.write(`log capture: ${lines} lines from ${logs.length} processes checked against ${secrets.length} secrets: clean${process.env.LOG_CAPTURE_KEEP ? ` (kept in ${this.dir})` : ''}\n`);
+    if (findings.length === 0 && noisy.length === 0) {
+      process.stderr.write(`log capture: ${lines} lines from ${logs.length} processes checked against ${secrets.length} secrets and for noise: clean${process.env.LOG_CAPTURE_KEEP ? ` (kept in ${this.dir})` : ''}\n`);
       if (!process.env.LOG_CAPTURE_KEEP) rmSync(this.dir, { recursive: true, force: true });
       return;
     }
-    const shown = findings.slice(0, 20).map(({ file, line, what }) => `  ${join(this.dir, file)}:${line}: ${what}`);
-    this.error = new Error(`log capture: ${findings.length} log lines show secrets:\n${shown.join('\n')}`);
+    const shown = (list: Finding[]) => list.slice(0, 20).map(({ file, line, what }) => `  ${join(this.dir, file)}:${line}: ${what}`).join('\n');
+    this.error = new Error([
+      ...(findings.length ? [`log capture: ${findings.length} log lines show secrets:\n${shown(findings)}`] : []),
+      ...(noisy.length ? [`log capture: ${noisy.length} log lines a passing run must not print (wrap expected ones in expectLogs and assert them):\n${shown(noisy)}`] : []),
+    ].join('\n'));
     process.stderr.write(`${this.error.message}\n`);
   }
 

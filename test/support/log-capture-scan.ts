@@ -67,3 +67,27 @@ export function scan(file: string, text: string, secrets: readonly Secret[]): Fi
   });
   return findings;
 }
+
+/** What a passing run must not print (outside expectLogs): each means someone is paged, or hides a real failure. */
+const NOISE: Array<[string, RegExp]> = [
+  ['an ERROR log line', /"level":"ERROR"/],
+  ['a stack trace', /"stack":"/],
+  ['Powertools\' "No application metrics to publish"', /No application metrics to publish/],
+];
+/** A frame of a printed stack; two in a row are a stack trace (one alone is where jest says a console call came from). */
+const FRAME = /^\s+at \S.*:\d+:\d+\)?$/;
+
+/** Every captured line of `text` that is noise; lines recorded inside expectLogs (tagged `expected:`) are left out. */
+export function noise(file: string, text: string): Finding[] {
+  const findings: Finding[] = [];
+  let previousFrame = false;
+  text.split('\n').forEach((line, index) => {
+    const content = line.slice(line.indexOf('\t') + 1);
+    const frame = !line.startsWith('expected:') && FRAME.test(content);
+    if (frame && previousFrame) findings.push({ file, line: index + 1, what: 'a stack trace' });
+    previousFrame = frame;
+    if (line.startsWith('expected:')) return;
+    for (const [what, pattern] of NOISE) if (pattern.test(content)) findings.push({ file, line: index + 1, what });
+  });
+  return findings;
+}

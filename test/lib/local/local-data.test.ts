@@ -3,11 +3,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { localCredentials, runningStack, writeStackFile } from '../../../lib/local/local-data.js';
-import { withBasicAuth } from '../../../lib/local/invoke.js';
 
 let dir = '';
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-const fresh = () => (dir = mkdtempSync(join(tmpdir(), 'pin-local-data-')));
+const made: string[] = [];
+afterEach(() => {
+  for (const each of made.splice(0)) rmSync(each, { recursive: true, force: true });
+});
+const fresh = () => {
+  dir = mkdtempSync(join(tmpdir(), 'pin-local-data-'));
+  made.push(dir);
+  return dir;
+};
 
 describe('localCredentials', () => {
   it('generates a strong password once, stores it readable by the owner only, and reuses it', () => {
@@ -50,17 +56,5 @@ describe('runningStack', () => {
     // Assess
     expect(live).toEqual(stack);
     expect(dead).toBeUndefined();
-  });
-});
-
-describe('withBasicAuth', () => {
-  it('replaces the Authorization header whatever its case, leaving the event file untouched', () => {
-    // Prepare
-    const event = { headers: { Authorization: 'Basic Z293YTpwaW4tdGVzdC1wYXNzd29yZA==', 'content-type': 'application/json' } };
-    // Act
-    const rewritten = withBasicAuth(event, 'local:pw');
-    // Assess
-    expect(rewritten.headers).toEqual({ authorization: `Basic ${Buffer.from('local:pw').toString('base64')}`, 'content-type': 'application/json' });
-    expect(event.headers.Authorization).toBe('Basic Z293YTpwaW4tdGVzdC1wYXNzd29yZA==');
   });
 });

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 describe('npm start', () => {
-  it('serves the handler: the printed pin curl answers 200, the simulated phone shows only its chats, SIGTERM stops DynamoDB Local, a restart keeps the data', async () => {
+  it('serves the handler: the printed pin curl answers 200, the simulated phone shows only its chats, invoke and session list use it, SIGTERM stops DynamoDB Local, a restart keeps the data', async () => {
     // Prepare
     start = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
     const pinCurl = await start.line(/^curl .*"pinned":true/);
@@ -46,6 +46,10 @@ describe('npm start', () => {
     const phoneAfterUnpin = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const invoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json', '--auth'], childEnv(data.dir));
     const invokeExit = await invoke.exited;
+    const failingInvoke = npmRun(['invoke', '--', 'events/api-gateway-v2/pin.json'], childEnv(data.dir));
+    const failingInvokeExit = await failingInvoke.exited;
+    const sessions = npmRun(['session', '--', 'list'], childEnv(data.dir));
+    const sessionsExit = await sessions.exited;
     const phoneAfterInvoke = await (await fetch(`${url}/simulator/chats/6289685028129@s.whatsapp.net`)).json();
     const health = await fetch(`${url}/health`);
     const unknownRoute = await fetch(`${url}/chat/6289685028129@s.whatsapp.net/unpin`, { method: 'POST' });
@@ -75,6 +79,11 @@ describe('npm start', () => {
     expect(invoke.output()).toMatch(/"statusCode": 200/);
     expectDocumented(JSON.parse(/^\{$[\s\S]*?^\}$/m.exec(invoke.output())![0]));
     expect(phoneAfterInvoke).toMatchObject({ pinned: true });
+    expect(failingInvokeExit).toBe(22);
+    expect(failingInvoke.output()).toMatch(/"statusCode": 401/);
+    expect(sessionsExit).toBe(0);
+    expect(sessions.output()).toMatch(/^store: local DynamoDB http:\/\/127\.0\.0\.1:\d+ \(the running npm start's\), table pin-sessions-simulator/m);
+    expect(sessions.output()).toMatch(/^default\t15550100001:1@s\.whatsapp\.net\tlinked\t/m);
     expect(health.status).toBe(200);
     expect(unknownRoute.status).toBe(404);
     expect(pinCurl).toContain(password);

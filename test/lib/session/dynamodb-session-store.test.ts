@@ -200,14 +200,18 @@ describe('DynamoDbSessionStore states', () => {
     expect(Object.keys(loggedOut.keys['app-state-sync-key']!)).toEqual(['AAAAAMtL']);
   });
 
-  it('lists devices with state, linked number and last use, and deletes a device whole', async () => {
+  it('lists devices with state, linked number and last use, not ids that only ever had a lease, and deletes a device whole', async () => {
     // Prepare
     const { deviceId } = await linkedDevice(everyKeyCategory());
+    const askedFor = newDevice();
+    await store.releaseLease(await store.acquireLease(askedFor, 'a pin', 30));
     // Act
-    const listed = (await store.list()).find((device) => device.deviceId === deviceId);
+    const all = await store.list();
+    const listed = all.find((device) => device.deviceId === deviceId);
     await store.deleteDevice(deviceId);
     // Assess
     expect(listed).toEqual({ deviceId, state: 'linked', linkedJid: '491701234567:3@s.whatsapp.net', lastUsedAt: expect.any(Number) });
+    expect(all.some((device) => device.deviceId === askedFor)).toBe(false);
     expect(await itemCount(deviceId)).toBe(0);
     expect((await store.list()).some((device) => device.deviceId === deviceId)).toBe(false);
   });

@@ -78,6 +78,23 @@ describe('simulator queries through a plain Baileys socket', () => {
     expect(answer?.list).toEqual([{ id: other.jid, lid: '99990000000001@lid', devices: { deviceList: [expect.objectContaining({ id: 0 }), expect.objectContaining({ id: 1 })], keyIndex: undefined } }]);
   });
 
+  it('answers usync by LID truthfully: a known LID is in, with its devices; an unknown one is out, with none', async () => {
+    // Prepare
+    const account = sim.createAccount({ phoneNumber: '15550700007', lid: '99990000000007' });
+    await sim.linkDevice(account.phoneNumber);
+    sim.registerNumber('15550800008', '99990000000008');
+    const query = new USyncQuery().withContactProtocol().withDeviceProtocol();
+    for (const lid of ['99990000000007@lid', '99990000000008@lid', '12345678901234@lid']) query.withUser(new USyncUser().withId(lid));
+    // Act
+    const answer = await client.sock.executeUSyncQuery(query);
+    // Assess
+    expect(answer?.list).toEqual([
+      { id: '99990000000007@lid', contact: true, devices: { deviceList: [expect.objectContaining({ id: 0 }), expect.objectContaining({ id: 1 })], keyIndex: undefined } },
+      { id: '99990000000008@lid', contact: true, devices: { deviceList: [expect.objectContaining({ id: 0 })], keyIndex: undefined } },
+      { id: '12345678901234@lid', contact: false },
+    ]);
+  });
+
   it('lists the groups the account participates in', async () => {
     // Prepare
     const mine = sim.createGroup({ subject: 'Mine', participants: [phoneNumber] });

@@ -133,10 +133,13 @@ describe('the WhatsApp port: conflicts, faults and missing chats', () => {
     expect(world.sim.chatState(world.account.phoneNumber, ours)).toMatchObject({ pinned: true });
   });
 
-  it('a LID chat is pinned as given', async () => {
+  it('a LID chat WhatsApp knows is pinned; a LID it does not know → ChatNotFoundError, nothing pinned', async () => {
     await world.link('lid');
+    world.sim.registerNumber('15550009999', '123456789012345');
     await pin('lid', '123456789012345@lid');
+    await expect(pin('lid', '12345678901234@lid')).rejects.toMatchObject({ name: 'ChatNotFoundError' });
     expect(world.sim.chatState(world.account.phoneNumber, '123456789012345@lid')).toMatchObject({ pinned: true });
+    expect(world.sim.chatState(world.account.phoneNumber, '12345678901234@lid')).toBeUndefined();
   });
 
   it('an unknown device → NotLoggedInError without connecting', async () => {
