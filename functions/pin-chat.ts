@@ -12,7 +12,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { ValidationError } from '../lib/errors.js';
 import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
-import { basicAuth, bodyLimit, httpOnly, respond } from '../lib/http/middlewares.js';
+import { basicAuth, bodyLimit, failureFields, failureLevel, httpOnly, respond } from '../lib/http/middlewares.js';
 import { isClientError, mapError, type Envelope } from '../lib/http/error-response.js';
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
 import { logger, metrics, tracer } from '../lib/observability.js';
@@ -98,7 +98,12 @@ async function pinRecord(record: SQSRecord, context: Context) {
             (deadLetterError: unknown) => ({ deadLettered: false, deadLetterError }),
           )
         : undefined;
-    logger.warn('sqs record failed', { status: statusCode, reason: body.message, error: statusCode >= 500 ? error : undefined, ...deadLetter });
+    logger[failureLevel(error, statusCode)]('sqs record failed', {
+      status: statusCode,
+      reason: body.message,
+      ...(statusCode >= 500 && failureFields(error)),
+      ...deadLetter,
+    });
     if (!deadLetter?.deadLettered) throw error;
     return undefined;
   } finally {

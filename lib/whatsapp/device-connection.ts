@@ -11,6 +11,7 @@ import type { BeforeUpload, DeviceLink, OpenLink, Phase } from '../device-turns/
 import type { BatchRecord } from '../device-turns/device-queue.js';
 import type { RequestOutcome } from '../device-turns/turn-outcome.js';
 import { AppStateKeyMissingError, ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
+import { failureFields } from '../http/middlewares.js';
 import { logger } from '../observability.js';
 import type { PinPlanner } from '../pin/pin-policy.js';
 import type { PinRequest } from '../pin/whatsapp-port.js';
@@ -150,7 +151,7 @@ export class DeviceConnection implements DeviceLink {
     } catch (error) {
       if (error instanceof QueueGrewError) throw error;
       // After WhatsApp accepted the pin the answer stays 200: the next call catches up with a 409.
-      logger.error('session commit failed', { error, pinAccepted: options.failure === undefined });
+      logger.error('session commit failed', { ...failureFields(error), pinAccepted: options.failure === undefined });
       await this.socket.end();
       await this.store.releaseLease(lease).catch(() => undefined);
       return false;

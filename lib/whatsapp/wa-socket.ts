@@ -133,6 +133,8 @@ export class WaSocket {
   serverSyncs = 0;
   /** Messages of other senders receipted unread. */
   othersUnread = 0;
+  /** The reason of a `<failure>` WhatsApp answered the login with. */
+  private failureReason: number | undefined;
 
   constructor(auth: SessionAuthState, private readonly options: SocketOptions) {
     const budget = Math.max(1, options.openBy - Date.now());
@@ -169,6 +171,11 @@ export class WaSocket {
     receiptOthersUnread(this.sock, () => this.othersUnread++);
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
+    });
+    // Baileys decodes frames asynchronously: the socket's close can be handled before the <failure> that
+    // caused it is (a 428 instead of the 401). The failure's reason, once seen, decides.
+    this.sock.ws.on('CB:failure', (node: BinaryNode) => {
+      this.failureReason = Number(node.attrs.reason);
     });
     this.sock.ws.on('CB:ib,,offline', (node: BinaryNode) => {
       this.offlineCount = Number(getBinaryNodeChild(node, 'offline')?.attrs.count ?? 0);
@@ -262,7 +269,12 @@ export class WaSocket {
     const deadline = new Promise<Error>((resolve) => {
       timer = setTimeout(() => resolve(new WhatsAppTimeoutError('WhatsApp did not answer in time')), Math.max(0, by - Date.now()));
     });
-    const closed = this.closed.then((reason) => closeReasonError(this.options.deviceId, reason ?? new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed })));
+    const closed = this.closed.then((reason) =>
+      closeReasonError(
+        this.options.deviceId,
+        this.failureReason === DisconnectReason.loggedOut ? new Boom('Connection Failure', { statusCode: DisconnectReason.loggedOut }) : (reason ?? new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed })),
+      ),
+    );
     try {
       return await Promise.race([work, deadline, closed]);
     } finally {
