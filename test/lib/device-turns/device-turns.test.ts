@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DeviceQueue } from '../../../lib/device-turns/device-queue.js';
 import { registerLinkedDevice } from '../../support/log-capture-secrets.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
 import { closePort, newPort, pinCall, sleep, type Outcome } from '../../reliability/reliability-world.js';
@@ -71,6 +72,28 @@ describe('many callers, one connection', () => {
     expect(held.status).toBe(200);
     expect(pinned(jids[0]!)).toBe(true);
     expect(pinned(jids[1]!)).toBe(false);
+  });
+
+  it('a holder that claimed a batch and died before uploading it: the next holder finds it did not land and serves it, once', async () => {
+    // Prepare: a "holder" takes the lease for 2 s, two callers queue behind it, it claims them and vanishes
+    const { deviceId, jids, pinned, version } = await device(2);
+    const queue = new DeviceQueue(world.client, world.table);
+    const { lease } = await queue.acquire(deviceId, 'vanished-holder', 2);
+    const ports = jids.map(() => newPort(world, { leaseSeconds: 5 }));
+    const calls = ports.map((port, i) => pinCall(port, { deviceId, chatJid: jids[i]!, pinned: true }, 15_000));
+    let queued = (await queue.read(deviceId)).requests;
+    while (queued.length < 2) queued = (await sleep(20), (await queue.read(deviceId)).requests);
+    const before = version();
+    const claimed = await queue.claim(lease, { id: 'lost-batch', by: 'vanished-holder', base: before, mutations: jids.map((jid) => [jid, true, 1_000] as [string, boolean, number]), decisions: {} }, queued.map((r) => r.id), Date.now() + 2_000);
+    // Act
+    const outcomes = await Promise.all(calls);
+    await Promise.all(ports.map(closePort));
+    // Assess
+    expect(claimed).toBe(true);
+    expect(outcomes.map((o) => o.status)).toEqual([200, 200]);
+    expect(jids.map(pinned)).toEqual([true, true]);
+    expect(version() - before).toBeLessThanOrEqual(2);
+    expect((await queue.read(deviceId)).batches).toEqual([]);
   });
 
   it('requests queued together on one chat: the one that reached the queue last decides', async () => {
