@@ -3,14 +3,13 @@
  * under older ones) and uploads use the newest by timestamp, whatsmeow's rule: Baileys sets
  * `myAppStateKeyId` to the last key of the latest share, whatever its timestamp.
  */
-import type { proto } from '@whiskeysockets/baileys';
+import { toNumber, type proto } from '@whiskeysockets/baileys';
 import { AppStateKeyMissingError } from '../errors.js';
 import { mutationKeys, type MutationKeys } from './app-state-crypto.js';
 import type { KeyLookup } from './sync-codec.js';
 
 type KeyData = proto.Message.IAppStateSyncKeyData;
 
-const toNumber = (n: number | { toNumber(): number } | null | undefined): number => (n === null || n === undefined ? 0 : typeof n === 'number' ? n : n.toNumber());
 
 export class AppStateKeys {
   private readonly expanded = new Map<string, MutationKeys>();

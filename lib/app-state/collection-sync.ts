@@ -3,7 +3,7 @@
  * (snapshot by reference + patches), catching up after a 409 or a resync (paged), and the optimistic
  * upload of our own mutations on the current version. Every answer is verified before it is applied.
  */
-import { proto, type BinaryNode } from '@whiskeysockets/baileys';
+import { proto, toNumber, type BinaryNode } from '@whiskeysockets/baileys';
 import { DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { AppStateKeys } from './app-state-keys.js';
 import { AppStateCollection, PIN_COLLECTION } from './collection.js';
@@ -23,7 +23,6 @@ export interface CollectionSyncOptions {
 
 /** Bound on resync pages in one catch-up (a malformed answer must not loop forever). */
 const MAX_PAGES = 200;
-const toNumber = (n: number | { toNumber(): number } | null | undefined): number => (n === null || n === undefined ? 0 : typeof n === 'number' ? n : n.toNumber());
 
 /** The patches this sync applied one by one since `from` (a snapshot breaks the chain). */
 interface History {

@@ -2,6 +2,7 @@
  * The account's pinned chats as data: decoded from every `pin_v1` mutation the device sees. `PinAction`
  * carries only `pinned`; the order of the phone's pinned list is the mutation's timestamp (ms).
  */
+import { toNumber } from '@whiskeysockets/baileys';
 import type { DecodedMutation } from './sync-codec.js';
 
 export const PIN_INDEX = 'pin_v1';
@@ -9,7 +10,6 @@ export const PIN_INDEX = 'pin_v1';
 /** Chat JID → timestamp (ms) of the mutation that pinned it. */
 export type PinnedChats = ReadonlyMap<string, number>;
 
-const toNumber = (n: number | { toNumber(): number } | null | undefined): number => (n === null || n === undefined ? 0 : typeof n === 'number' ? n : n.toNumber());
 
 const pinOf = (mutation: DecodedMutation) => {
   const [action, chatJid] = mutation.index;

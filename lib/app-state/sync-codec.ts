@@ -5,7 +5,7 @@
  * act), anything else an AppStateVerificationError. Every record's value MAC, index MAC, the LT hash
  * (snapshot MAC) and the patch MAC are checked.
  */
-import { proto } from '@whiskeysockets/baileys';
+import { proto, toNumber } from '@whiskeysockets/baileys';
 import { AppStateVerificationError } from '../errors.js';
 import {
   decryptValue,
@@ -52,7 +52,6 @@ export interface MutationInput {
 export type ValueLookup = (indexMac: string) => Buffer | null;
 
 const { SET, REMOVE } = proto.SyncdMutation.SyncdOperation;
-const toNumber = (n: number | { toNumber(): number } | null | undefined): number => (n === null || n === undefined ? 0 : typeof n === 'number' ? n : n.toNumber());
 const invalid = (detail: string) => new AppStateVerificationError(`app state does not verify: ${detail}`);
 
 function decodeRecord(record: proto.ISyncdRecord | null | undefined, operation: Operation, keysFor: KeyLookup, where: string): DecodedMutation {

@@ -2,6 +2,7 @@
  * One linked device, connected: its session (auth state over the store), its WhatsApp connection and its
  * app-state collection. It serves pin requests (one or several at once) and commits what changed.
  */
+import { toNumber } from '@whiskeysockets/baileys';
 import { AppStateKeys } from '../app-state/app-state-keys.js';
 import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
 import { CollectionSync } from '../app-state/collection-sync.js';
@@ -131,7 +132,7 @@ export class DeviceConnection implements DeviceLink {
     const mutations = this.sync.mutationsAfter(batch.base);
     if (!mutations) return undefined;
     return batch.mutations.some(([chatJid, pinned, at]) =>
-      mutations.some((m) => m.index[0] === PIN_INDEX && m.index[1] === chatJid && !!m.value.pinAction?.pinned === pinned && Number(m.value.timestamp) === at),
+      mutations.some((m) => m.index[0] === PIN_INDEX && m.index[1] === chatJid && !!m.value.pinAction?.pinned === pinned && toNumber(m.value.timestamp) === at),
     );
   }
 
