@@ -34,6 +34,11 @@ const CLAIMED_GRACE_MS = WITHDRAW_BEFORE_MS - ANSWER_MARGIN_MS - 1_500;
 const MIN_TURN_MS = 1_000;
 /** Most requests decided and sent together. */
 const MAX_BATCH = 50;
+/**
+ * Once its own request is answered, a holder serves what others queued for at most this long more (its
+ * caller waits for it): then it releases, and a waiting caller takes the turn with a connection of its own.
+ */
+const HANDOFF_MS = 5_000;
 /** Waiting callers poll the lease item: first after this long, then less and less often. */
 const POLL_FIRST_MS = 200;
 const POLL_MAX_MS = 1_000;
@@ -165,6 +170,7 @@ export class DeviceTurns implements WhatsAppPort {
   private async hold(lease: Lease, view: DeviceQueueView, own: PinRequest, ownQueued: boolean, deadline: number, plan: PinPlanner, call: CallRecord): Promise<RequestOutcome> {
     const stop = deadline - COMMIT_RESERVE_MS;
     let ownOutcome: RequestOutcome | undefined;
+    let ownAnsweredAt = Number.POSITIVE_INFINITY;
     let failure: unknown;
     let released = false;
     let kept = false;
@@ -175,16 +181,23 @@ export class DeviceTurns implements WhatsAppPort {
       call.link = link ??= await this.open(lease, own, stop, call.phase);
       for (;;) {
         const { waiting: queued, answered } = await this.resolveInDoubt(link, lease, view, own.id, stop, call);
-        if (answered.has(own.id)) ownOutcome = decodeOutcome(answered.get(own.id)!);
+        if (answered.has(own.id)) {
+          ownOutcome = decodeOutcome(answered.get(own.id)!);
+          ownAnsweredAt = Date.now();
+        }
         const mine = ownOutcome === undefined && !ownQueued ? [own] : [];
         const batch = [...mine, ...queued.filter((request) => !request.claim && request.until - Date.now() >= MIN_TURN_MS)].slice(0, MAX_BATCH);
-        if (batch.length && Date.now() < stop - MIN_TURN_MS) {
+        const served = ownOutcome !== undefined && Date.now() - ownAnsweredAt > HANDOFF_MS;
+        if (batch.length && !served && Date.now() < stop - MIN_TURN_MS) {
           const outcomes = await this.serveBatch(link, lease, batch, own.id, plan, stop, call);
           if (outcomes === 'withdrawn') {
             view = await this.queue.read(lease.deviceId);
             continue;
           }
-          if (outcomes.has(own.id)) ownOutcome = outcomes.get(own.id);
+          if (outcomes.has(own.id)) {
+            ownOutcome = outcomes.get(own.id);
+            ownAnsweredAt = Date.now();
+          }
           await link.drain(stop, call.phase);
           const failed = [...outcomes.values()].find((outcome) => outcome instanceof Error && !(outcome.name === 'ChatNotFoundError'));
           if (failed) {
@@ -200,11 +213,13 @@ export class DeviceTurns implements WhatsAppPort {
           }
         }
         try {
-          kept = await call.phase('commit', () => link!.finish(lease, { keep: true, whenSeq: seq, by: deadline - COMMIT_RESERVE_MS / 2 }));
+          // Handed off (or out of time): release whatever is queued; a waiting caller takes the next turn.
+          const whenSeq = served || Date.now() >= stop - MIN_TURN_MS ? undefined : seq;
+          kept = await call.phase('commit', () => link!.finish(lease, { keep: true, whenSeq, by: deadline - COMMIT_RESERVE_MS / 2 }));
           released = true;
           break;
         } catch (error) {
-          if (!(error instanceof QueueGrewError) || Date.now() >= stop - MIN_TURN_MS) throw error;
+          if (!(error instanceof QueueGrewError)) throw error;
           view = await this.queue.read(lease.deviceId);
           seq = view.seq;
         }
