@@ -55,16 +55,16 @@ describe('POST /chat/{chat_jid}/pin end to end (handler + DynamoDB Local + simul
     expect(unknownDevice).toEqual({ status: 500, body: { code: 'INTERNAL_SERVER_ERROR', message: 'you are not logged in', results: {} } });
   });
 
-  it('the same session pins 20 times in a row across cold starts, and survives', async () => {
+  it('the same session pins 8 times in a row across cold starts (the phone changing app state between two), and survives', async () => {
     // Act
     const statuses: number[] = [];
-    for (let i = 0; i < 20; i++) {
+    for (let i = 0; i < 8; i++) {
       const handler = await coldHandler();
       statuses.push((await post(handler, i % 2 === 0 ? 'pin' : 'unpin')).status);
-      if (i === 9) await world.sim.phone(world.account.phoneNumber).setArchived('15550004321@s.whatsapp.net', true);
+      if (i === 3) await world.sim.phone(world.account.phoneNumber).setArchived('15550004321@s.whatsapp.net', true);
     }
     // Assess
-    expect(statuses).toEqual(Array(20).fill(200));
+    expect(statuses).toEqual(Array(8).fill(200));
     expect(world.sim.chatState(world.account.phoneNumber, CHAT)).toMatchObject({ pinned: false });
     expect(world.sim.violations).toEqual([]);
     const snapshot = await world.store.load('default');

@@ -59,7 +59,8 @@ describe('load and concurrency', () => {
   }, 240_000);
 
   it('10 devices × 20 concurrent pins, each caller its own port: all 200, devices do not block each other', async () => {
-    // Prepare: ten accounts, one linked device each, 20 callers per device
+    // Prepare: ten accounts, one linked device each, 20 callers per device. Each has 28 s (the longest
+    // PIN_TIMEOUT_MS, a Lambda burst's budget): here 200 callers and 10 cold logins share one process.
     const devices = await Promise.all(
       Array.from({ length: 10 }, async (_, index) => {
         const account = world.sim.createAccount();
@@ -71,7 +72,7 @@ describe('load and concurrency', () => {
     const started = Date.now();
     // Act
     const results = await Promise.all(
-      devices.map(({ deviceId, ports }) => Promise.all(ports.map((port, i) => pinCall(port, { deviceId, chatJid: world.contactJid, pinned: i % 2 === 0 }, 20_000)))),
+      devices.map(({ deviceId, ports }) => Promise.all(ports.map((port, i) => pinCall(port, { deviceId, chatJid: world.contactJid, pinned: i % 2 === 0 }, 28_000)))),
     );
     const elapsed = Date.now() - started;
     await Promise.all(devices.flatMap(({ ports }) => ports.map(closePort)));
