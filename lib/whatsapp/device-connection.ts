@@ -11,7 +11,7 @@ import type { MutationInput } from '../app-state/sync-codec.js';
 import type { BeforeUpload, DeviceLink, OpenLink, Phase } from '../device-turns/device-link.js';
 import type { BatchRecord } from '../device-turns/device-queue.js';
 import type { RequestOutcome } from '../device-turns/turn-outcome.js';
-import { AppStateKeyMissingError, ChatNotFoundError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
+import { AppStateKeyMissingError, ChatNotFoundError, LeaseLostError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
 import { failureFields } from '../http/middlewares.js';
 import { logger } from '../observability.js';
 import type { PinPlanner } from '../pin/pin-policy.js';
@@ -151,8 +151,9 @@ export class DeviceConnection implements DeviceLink {
       this.sessionVersion = await this.auth.commit(loggedOut ? { state: 'logged-out' } : undefined, { whenSeq: options.whenSeq });
     } catch (error) {
       if (error instanceof QueueGrewError) throw error;
-      // After WhatsApp accepted the pin the answer stays 200: the next call catches up with a 409.
-      logger.error('session commit failed', { ...failureFields(error), pinAccepted: options.failure === undefined });
+      // After WhatsApp accepted the pin the answer stays 200: the next call catches up with a 409. A lease
+      // taken over meanwhile (this call stalled past it) needs nobody; a store that failed may.
+      logger[error instanceof LeaseLostError ? 'warn' : 'error']('session commit failed', { ...failureFields(error), pinAccepted: options.failure === undefined });
       await this.socket.end();
       await this.store.releaseLease(lease).catch(() => undefined);
       return false;
