@@ -94,7 +94,7 @@ export class DeviceTurns implements WhatsAppPort {
     try {
       outcome = await this.take(command.deviceId, request, context.deadline, plan, call);
     } catch (error) {
-      outcome = error as Error;
+      outcome = error instanceof Error ? error : new Error(`the pin failed: ${String(error)}`);
     }
     this.report(command, call, outcome);
     if (outcome instanceof Error) throw outcome;
@@ -270,7 +270,8 @@ export class DeviceTurns implements WhatsAppPort {
       outcomes = await link.serve(batch, plan, by, call.phase, beforeUpload);
     } catch (error) {
       if (error instanceof BatchWithdrawn) return 'withdrawn';
-      outcomes = new Map(batch.map((request) => [request.id, error as Error]));
+      const failure = error instanceof Error ? error : new Error(`the batch failed: ${String(error)}`);
+      outcomes = new Map(batch.map((request) => [request.id, failure]));
     }
     call.batches++;
     call.served += batch.length;

@@ -181,7 +181,7 @@ export class DeviceConnection implements DeviceLink {
   async serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>> {
     await this.connected(phase);
     const outcomes = new Map<string, RequestOutcome>();
-    const missing = await phase('exists', () => this.checkChats(requests));
+    const missing = await phase('exists', () => this.checkChats(requests, by));
     const live = requests.filter((request) => !missing.has(request.chatJid));
     for (const request of requests) if (missing.has(request.chatJid)) outcomes.set(request.id, missing.get(request.chatJid)!);
     if (!live.length) return outcomes;
@@ -258,13 +258,13 @@ export class DeviceConnection implements DeviceLink {
   }
 
   /** Chats not known to exist yet are checked in parallel; returns the ones WhatsApp does not know. */
-  private async checkChats(requests: readonly PinRequest[]): Promise<Map<string, ChatNotFoundError>> {
+  private async checkChats(requests: readonly PinRequest[], by: number): Promise<Map<string, ChatNotFoundError>> {
     const missing = new Map<string, ChatNotFoundError>();
     const unknown = [...new Set(requests.map((request) => request.chatJid))].filter((chat) => !this.knownChats.has(chat));
     await Promise.all(
       unknown.map(async (chatJid) => {
         try {
-          await (this.firstCheck?.chatJid === chatJid ? this.firstCheck.done : assertChatExists(this.socket, chatJid));
+          await this.socket.within(this.firstCheck?.chatJid === chatJid ? this.firstCheck.done : assertChatExists(this.socket, chatJid), by);
           this.knownChats.delete(chatJid);
           this.knownChats.set(chatJid, Date.now());
           this.knownChatsChanged = true;

@@ -10,7 +10,7 @@ import makeWASocket, {
   type BinaryNode,
   type WASocket,
 } from '@whiskeysockets/baileys';
-import { NotLoggedInError, DeviceBusyError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
+import { AppError, DeviceBusyError, NotLoggedInError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
 
@@ -219,6 +219,27 @@ export class WaSocket {
     const outcome = await this.race(answer, by);
     if (outcome instanceof Error || !('tag' in (outcome as object))) throw outcome;
     return outcome as BinaryNode;
+  }
+
+  /**
+   * Runs one of Baileys' own request helpers (usync, group metadata) under this connection's typed
+   * failures: a close or the deadline becomes one of our errors, an IQ error answer a rejection.
+   */
+  async within<T>(work: Promise<T>, by: number): Promise<T> {
+    const outcome = await this.race(
+      work.then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      ),
+      by,
+    );
+    if (outcome instanceof Error) throw outcome;
+    if ('value' in outcome) return outcome.value;
+    const { error } = outcome;
+    if (error instanceof AppError) throw error;
+    if ((error as Boom).isBoom && typeof (error as Boom).data === 'number') throw new WhatsAppRejectedError(`WhatsApp answered ${(error as Boom).data} ${(error as Error).message}`, { cause: error });
+    // Baileys rejects what was in flight on a close with the socket's close code: the connection is gone.
+    throw new WhatsAppTimeoutError('the connection to WhatsApp closed during a request', { cause: error });
   }
 
   /**

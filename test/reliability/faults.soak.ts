@@ -25,16 +25,21 @@ afterAll(async () => {
   console.info(`faults: ${faultsRun} injected faults, each followed by a recovering pin`);
 });
 
-/** A fresh device pinned once (stored version = server version), with its own port on a fault-injecting DynamoDB client. */
+/**
+ * A fresh device of an account of its own (so that the chat's state and who changed it are the device's:
+ * a pin of a chat already pinned sends nothing), pinned once (stored version = server version), with its
+ * own port on a fault-injecting DynamoDB client.
+ */
 async function device(deviceId: string) {
-  const linked = await world.link(deviceId);
+  const { phoneNumber } = world.sim.createAccount();
+  const linked = await world.link(deviceId, phoneNumber);
   registerLinkedDevice(deviceId, linked);
   const dynamo = faultyDynamoClient();
   const port = newPort(world, { client: dynamo.client, leaseSeconds: LEASE_SECONDS });
   ports.push(port);
   const pin = (pinned: boolean, deadlineMs?: number) => pinCall(port, { deviceId, chatJid: world.contactJid, pinned }, deadlineMs);
   expect((await pin(true)).status).toBe(200);
-  return { deviceId, linked, dynamo, port, pin, scope: { deviceJid: linked.deviceJid } };
+  return { deviceId, phoneNumber, linked, dynamo, port, pin, scope: { deviceJid: linked.deviceJid } };
 }
 type Device = Awaited<ReturnType<typeof device>>;
 
@@ -47,13 +52,13 @@ async function faultThenRecover(d: Device, inject: () => void | Promise<void>, o
   faultsRun++;
   // a cold call: the fault meets every stage from the handshake on
   await closePort(d.port);
-  const before = await versions(world, d.deviceId);
+  const before = await versions(world, d.deviceId, d.phoneNumber);
   world.sim.violations.length = 0;
   await inject();
   const faulted = await pinCall(d.port, { deviceId: d.deviceId, chatJid: world.contactJid, pinned: false }, deadlineMs);
   clear();
-  const after = await versions(world, d.deviceId);
-  const chat = world.sim.chatState(world.account.phoneNumber, world.contactJid);
+  const after = await versions(world, d.deviceId, d.phoneNumber);
+  const chat = world.sim.chatState(d.phoneNumber, world.contactJid);
   if (faulted.status === 200) {
     // a 200 only with the server's acceptance: the server moved on and shows our unpin, made by this device
     expect(after.server).toBeGreaterThan(before.server);
@@ -64,9 +69,9 @@ async function faultThenRecover(d: Device, inject: () => void | Promise<void>, o
   expect(after.stored).toBeLessThanOrEqual(after.server);
   const recovered = await recover(d, true);
   expect(recovered.status).toBe(200);
-  const final = await versions(world, d.deviceId);
+  const final = await versions(world, d.deviceId, d.phoneNumber);
   expect(final.stored).toBe(final.server);
-  expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
+  expect(world.sim.chatState(d.phoneNumber, world.contactJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
   expect(world.sim.violations).toEqual([]);
   return { faulted, before, after };
 }
@@ -92,8 +97,6 @@ describe('connection dropped at every stage', () => {
   it.each<[string, StanzaMatch]>([
     ['the pre-key count IQ', { tag: 'iq', xmlns: 'encrypt', child: 'count' }],
     ['the passive IQ', { tag: 'iq', xmlns: 'passive' }],
-    ['the digest IQ', { tag: 'iq', xmlns: 'encrypt', child: 'digest' }],
-    ['the existence check (usync)', { tag: 'iq', xmlns: 'usync' }],
     ['the patch, before the server processed it', { tag: 'iq', xmlns: 'w:sync:app:state' }],
   ])('at %s → an error, nothing accepted, then recovers', async (_, match) => {
     const d = await device(`fault-drop-${match.xmlns}-${match.child ?? ''}`);
@@ -102,11 +105,32 @@ describe('connection dropped at every stage', () => {
     expect(after.server).toBe(before.server);
   });
 
+  it('at the existence check of a chat the device has not seen (usync) → 504, nothing accepted, then recovers', async () => {
+    // Prepare: a chat WhatsApp confirmed is remembered (no usync for it again): this one is new
+    const d = await device('fault-drop-usync');
+    const chatJid = '15550444001@s.whatsapp.net';
+    world.sim.registerNumber(chatJid.split('@')[0]!);
+    await closePort(d.port);
+    const before = await versions(world, d.deviceId, d.phoneNumber);
+    world.sim.setFaults([{ kind: 'drop-on', match: { tag: 'iq', xmlns: 'usync' } }], d.scope);
+    faultsRun++;
+    // Act
+    const faulted = await pinCall(d.port, { deviceId: d.deviceId, chatJid, pinned: true });
+    world.sim.setFaults([], d.scope);
+    const afterFault = await versions(world, d.deviceId, d.phoneNumber);
+    const recovered = await pinCall(d.port, { deviceId: d.deviceId, chatJid, pinned: true });
+    // Assess
+    expect(faulted).toMatchObject({ status: 504, error: 'WhatsAppTimeoutError' });
+    expect(afterFault.server).toBe(before.server);
+    expect(recovered.status).toBe(200);
+    expect(world.sim.chatState(d.phoneNumber, chatJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
+  });
+
   it('at the resync after a 409 (the phone made 60 changes meanwhile) → 504, then recovers', async () => {
     const d = await device('fault-resync');
-    const phone = world.sim.phone(world.account.phoneNumber);
+    const phone = world.sim.phone(d.phoneNumber);
     const { faulted, after, before } = await faultThenRecover(d, () =>
-      world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
+      world.sim.beforeNextPatch(d.phoneNumber, async () => {
         for (let i = 0; i < 60; i++) await phone.setArchived(`1555444${String(i).padStart(4, '0')}@s.whatsapp.net`, true);
         world.sim.setFaults([{ kind: 'drop-on', match: { tag: 'iq', xmlns: 'w:sync:app:state' } }], d.scope);
       }),
@@ -119,10 +143,10 @@ describe('connection dropped at every stage', () => {
   it('right after the server accepted the patch → 200 (accepted), and the next call converges', async () => {
     // Prepare: once the patch is processed, the phone changes something; the device's ack of that notification drops the line
     const d = await device('fault-after-answer');
-    const phone = world.sim.phone(world.account.phoneNumber);
+    const phone = world.sim.phone(d.phoneNumber);
     const acksBefore = world.sim.record.filter((r) => r.deviceJid === d.linked.deviceJid && r.direction === 'in' && r.tag === 'ack').length;
     const { faulted } = await faultThenRecover(d, () =>
-      world.sim.beforeNextPatch(world.account.phoneNumber, () => {
+      world.sim.beforeNextPatch(d.phoneNumber, () => {
         world.sim.setFaults([{ kind: 'drop-on', match: { tag: 'ack' } }], d.scope);
         setTimeout(() => void phone.setArchived('15554449999@s.whatsapp.net', true), 20);
       }),
@@ -183,8 +207,8 @@ describe('leases and deadlines', () => {
     const shortLease = newPort(world, { leaseSeconds: 1 });
     ports.push(shortLease);
     let intruder: Awaited<ReturnType<World['store']['acquireLease']>> | undefined;
-    const before = await versions(world, d.deviceId);
-    world.sim.beforeNextPatch(world.account.phoneNumber, async () => {
+    const before = await versions(world, d.deviceId, d.phoneNumber);
+    world.sim.beforeNextPatch(d.phoneNumber, async () => {
       for (let attempt = 0; !intruder && attempt < 50; attempt++) {
         intruder = await world.store.acquireLease(d.deviceId, 'intruder', 30).catch(() => undefined);
         if (!intruder) await sleep(100);
@@ -196,7 +220,7 @@ describe('leases and deadlines', () => {
     // Assess: WhatsApp accepted the older call's patch (so 200 is true), but its commit was fenced out
     expect(intruder).toBeDefined();
     expect(older.status).toBe(200);
-    const after = await versions(world, d.deviceId);
+    const after = await versions(world, d.deviceId, d.phoneNumber);
     expect(after.server).toBe(before.server + 1);
     expect(after.stored).toBe(before.stored);
     const lease = await world.client.send(new GetItemCommand({ TableName: world.table, Key: { pk: { S: d.deviceId }, sk: { S: 'lease' } }, ConsistentRead: true }));
@@ -204,7 +228,7 @@ describe('leases and deadlines', () => {
     // the intruder finishes; the device recovers
     await world.store.releaseLease(intruder!);
     expect((await recover(d, true)).status).toBe(200);
-    const final = await versions(world, d.deviceId);
+    const final = await versions(world, d.deviceId, d.phoneNumber);
     expect(final.stored).toBe(final.server);
   });
 
@@ -226,8 +250,8 @@ describe('leases and deadlines', () => {
     // Assess
     expect(second.status).toBe(200);
     expect([200, 409, 504]).toContain(firstOutcome.status);
-    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
-    const after = await versions(world, d.deviceId);
+    expect(world.sim.chatState(d.phoneNumber, world.contactJid)).toMatchObject({ pinned: true, byDevice: d.linked.deviceJid });
+    const after = await versions(world, d.deviceId, d.phoneNumber);
     expect(after.stored).toBe(after.server);
     expect((await recover(d, true)).status).toBe(200);
     expect(world.sim.violations).toEqual([]);

@@ -92,6 +92,7 @@ describe('the real handler under process faults', () => {
     world.sim.registerNumber(CHAT.split('@')[0]!);
     const chats = ['15550600001', '15550600002', '15550600003', '15550600004'].map((n) => (world.sim.registerNumber(n), `${n}@s.whatsapp.net`));
     world.sim.setFaults([{ kind: 'latency', ms: 100 }], { deviceJid: device.deviceJid });
+    world.sim.phone(phoneNumber).pinLimit = undefined; // five chats end up pinned: this phone keeps them all
     const { child, exited } = childPin(deviceId, { MAX_PINNED_CHATS: '0' });
     world.sim.beforeNextPatch(phoneNumber, () => world.sim.beforeNextPatch(phoneNumber, () => void child.kill('SIGKILL')));
     while (world.sim.connections(device.deviceJid).total === 0) await sleep(5);
