@@ -1,0 +1,13 @@
+/** What index.mjs leaves out for infra/after-bundling.mjs to rebuild beside it (esbuild externals). */
+export declare const BUILT_APART_EXTERNALS: string[];
+/** Every file infra/after-bundling.mjs writes beside index.mjs. */
+export declare const SIDE_FILES: string[];
+export interface AfterBundlingReport {
+  waprotoTypes: number;
+  builtinImports: number;
+  builtinImportsLeft: number;
+  inlineWasm: string[];
+  imports: Record<string, number>;
+}
+/** Runs the afterBundling step on `bundlePath` (esbuild's index.mjs) for `target` (e.g. node22); `verify` (default true) compares the lazy WAProto with the installed one. */
+export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean }): Promise<AfterBundlingReport>;
