@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
-import { afterBundling } from '../infra/after-bundling.mjs';
+import { afterBundling, type AfterBundlingReport } from '../infra/after-bundling.mjs';
 import { esbuildOptions, EXTERNAL_MODULES, TARGET } from '../infra/bundling.js';
 
 const execFile = promisify(execFileCallback);
@@ -27,6 +27,8 @@ export interface Bundle {
   zipBytesWithoutMap: number;
   /** Largest contributors (npm package or project folder) by bytes in the output. */
   largestInputs: Array<{ input: string; bytes: number }>;
+  /** What the afterBundling step did (not for `plain`). */
+  report?: AfterBundlingReport;
 }
 
 function largestInputs(metafile: Metafile): Bundle['largestInputs'] {
@@ -65,7 +67,7 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
     metafile: true,
     logLevel: 'error',
   });
-  if (!options.plain) await afterBundling(file, { target: TARGET }); // as infra's afterBundling hook does
+  const report = options.plain ? undefined : await afterBundling(file, { target: TARGET }); // as infra's afterBundling hook does
   let bytes = 0;
   let mapBytes = 0;
   for (const entryName of await readdir(outdir, { recursive: true })) {
@@ -82,6 +84,7 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
     zipBytes: await zipSize(outdir, join(options.dir ?? BUILD_DIR, `${name}.zip`), []),
     zipBytesWithoutMap: await zipSize(outdir, join(options.dir ?? BUILD_DIR, `${name}-without-map.zip`), ['*.map']),
     largestInputs: largestInputs(result.metafile),
+    report,
   };
 }
 

@@ -9,5 +9,8 @@ export interface AfterBundlingReport {
   inlineWasm: string[];
   imports: Record<string, number>;
 }
-/** Runs the afterBundling step on `bundlePath` (esbuild's index.mjs) for `target` (e.g. node22); `verify` (default true) compares the lazy WAProto with the installed one. */
-export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean }): Promise<AfterBundlingReport>;
+/**
+ * Runs the afterBundling step on `bundlePath` (esbuild's index.mjs) for `target` (e.g. node22); `verify` (default true)
+ * compares the lazy WAProto with the installed one; `builtins: false` keeps the built-in imports (measurements only).
+ */
+export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean; builtins?: boolean }): Promise<AfterBundlingReport>;

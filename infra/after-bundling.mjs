@@ -6,7 +6,8 @@
 //    beside it as waproto.mjs + waproto-types.js, where each type is compiled on first use (infra/lazy-waproto.mjs).
 // 2. whatsapp-rust-bridge is left out the same way and rebuilt as rust-bridge.mjs, its WebAssembly (two inline
 //    base64 copies, SIMD and not) moved into files and handed over as bytes: no base64 decoding at import. The
-//    fallback copy, which only a runtime without WebAssembly SIMD loads, is shipped brotli-compressed.
+//    fallback copy, which only a runtime without WebAssembly SIMD loads, is shipped compressed, stored against the
+//    SIMD copy (the sections they share once).
 // 3. index.mjs's ESM imports of Node built-ins become `require`: an ESM import makes Node build the module's whole
 //    namespace, which for node:http loads undici (~45 ms) and for node:fs its stream classes.
 // Each step checks what it found and fails the build when the input is not what it expects.
@@ -15,12 +16,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { constants, brotliCompressSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { extractWasm } from './extract-wasm.mjs';
 import { buildLazyWaproto, verifyLazyWaproto, WAPROTO_MODULE, WAPROTO_TYPES } from './lazy-waproto.mjs';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BRIDGE_MODULE = 'rust-bridge.mjs';
+const WASM_SIMD = 'rust-bridge-simd.wasm';
+const WASM_FALLBACK = 'rust-bridge-nosimd.wasm.pack.br';
 
 /** What the bundle leaves out for this step to build apart: the esbuild externals, and what their imports become. */
 export const BUILT_APART = [
@@ -30,7 +33,7 @@ export const BUILT_APART = [
 export const BUILT_APART_EXTERNALS = BUILT_APART.map(({ external }) => external);
 
 /** Every file this step writes beside index.mjs. */
-export const SIDE_FILES = [WAPROTO_MODULE, `${WAPROTO_MODULE}.map`, WAPROTO_TYPES, BRIDGE_MODULE, `${BRIDGE_MODULE}.map`, 'rust-bridge-simd.wasm', 'rust-bridge.wasm.br'];
+export const SIDE_FILES = [WAPROTO_MODULE, `${WAPROTO_MODULE}.map`, WAPROTO_TYPES, BRIDGE_MODULE, `${BRIDGE_MODULE}.map`, WASM_SIMD, WASM_FALLBACK];
 
 const sideModuleOptions = (target, outfile) => ({
   bundle: true,
@@ -59,10 +62,65 @@ async function importsOf(file) {
   return Object.values(result.metafile.inputs)[0].imports;
 }
 
+/** A WebAssembly module's sections, each with its id byte and size (so that the module is `preamble + sections`). */
+function wasmSections(module) {
+  const sections = [];
+  for (let at = 8; at < module.length; ) {
+    const start = at++;
+    let size = 0;
+    for (let shift = 0, byte = 128; byte & 128; shift += 7) size += ((byte = module[at++]) & 127) * 2 ** shift;
+    at += size;
+    sections.push(module.subarray(start, at));
+  }
+  return sections;
+}
+
+/**
+ * The fallback module stored against the SIMD one: the sections it shares with it (its data, imports, types…; all but
+ * the code) as references, the rest as bytes. Layout: u32 LE header size, the JSON header (["s", index] or ["o", size]
+ * per section), then the own sections' bytes.
+ */
+export function packAgainst(module, base) {
+  if (!module.subarray(0, 8).equals(base.subarray(0, 8))) throw new Error('after-bundling: the two WebAssembly modules differ in their preamble');
+  const shared = wasmSections(base);
+  const own = [];
+  const header = wasmSections(module).map((section) => {
+    const index = shared.findIndex((candidate) => candidate.equals(section));
+    if (index >= 0) return ['s', index];
+    own.push(section);
+    return ['o', section.length];
+  });
+  const json = Buffer.from(JSON.stringify(header));
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(json.length);
+  return Buffer.concat([size, json, ...own]);
+}
+
+/** The inverse of packAgainst; its source is also the runtime's (rust-bridge.mjs gets `unpackAgainst.toString()`). */
+export function unpackAgainst(packed, base) {
+  const sections = [];
+  for (let at = 8; at < base.length; ) {
+    const start = at++;
+    let size = 0;
+    for (let shift = 0, byte = 128; byte & 128; shift += 7) size += ((byte = base[at++]) & 127) * 2 ** shift;
+    at += size;
+    sections.push(base.subarray(start, at));
+  }
+  const headerSize = packed.readUInt32LE(0);
+  let own = 4 + headerSize;
+  const parts = [base.subarray(0, 8)];
+  for (const [kind, value] of JSON.parse(packed.subarray(4, own).toString())) {
+    if (kind === 's') parts.push(sections[value]);
+    else parts.push(packed.subarray(own, (own += value)));
+  }
+  return Buffer.concat(parts);
+}
+
 /**
  * The WebAssembly of whatsapp-rust-bridge as files: the SIMD module (the one `tryInit` tries first, and the one
- * every Node 22 on Lambda loads) as is, the fallback compressed. The bridge decodes base64 itself; its decoder is
- * taught to pass bytes through.
+ * every Node 22 on Lambda loads) as is; the fallback, which only a runtime without SIMD loads, brotli-compressed and
+ * stored against the SIMD one (packAgainst: −80 KB), checked to unpack to the same bytes. The bridge decodes
+ * base64 itself; its decoder is taught to pass bytes through.
  */
 function bridgePlugin(outdir, found) {
   return {
@@ -78,18 +136,20 @@ function bridgePlugin(outdir, found) {
           throw new Error('after-bundling: whatsapp-rust-bridge no longer inlines its WebAssembly as tryInit("…") then base64ToUint8Array("…")');
         }
         const [simd, fallback] = literals.map((match) => Buffer.from(match[2], 'base64'));
-        writeFileSync(join(outdir, 'rust-bridge-simd.wasm'), simd);
-        const quality = { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: fallback.length };
-        writeFileSync(join(outdir, 'rust-bridge.wasm.br'), brotliCompressSync(fallback, { params: quality }));
+        writeFileSync(join(outdir, WASM_SIMD), simd);
+        const packed = packAgainst(fallback, simd);
+        const quality = { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_LGWIN]: 24, [constants.BROTLI_PARAM_SIZE_HINT]: packed.length };
+        const stored = brotliCompressSync(packed, { params: quality });
+        if (!unpackAgainst(brotliDecompressSync(stored), simd).equals(fallback)) throw new Error('after-bundling: the packed fallback WebAssembly does not unpack to itself');
+        writeFileSync(join(outdir, WASM_FALLBACK), stored);
         source = source
-          .replace(literals[0][0], 'tryInit($wasm("./rust-bridge-simd.wasm", false))')
-          .replace(literals[1][0], 'base64ToUint8Array($wasm("./rust-bridge.wasm.br", true))');
+          .replace(literals[0][0], `tryInit($wasm(${JSON.stringify(`./${WASM_SIMD}`)}))`)
+          .replace(literals[1][0], `base64ToUint8Array($fallbackWasm(${JSON.stringify(`./${WASM_FALLBACK}`)}, ${JSON.stringify(`./${WASM_SIMD}`)}))`);
         const loader = `import { createRequire as $createRequire } from "node:module";
 const $require = $createRequire(import.meta.url);
-function $wasm(file, compressed) {
-  const bytes = $require("node:fs").readFileSync(new URL(file, import.meta.url));
-  return compressed ? $require("node:zlib").brotliDecompressSync(bytes) : bytes;
-}
+const $wasm = (file) => $require("node:fs").readFileSync(new URL(file, import.meta.url));
+const $unpackAgainst = ${unpackAgainst.toString()};
+const $fallbackWasm = (file, base) => $unpackAgainst($require("node:zlib").brotliDecompressSync($wasm(file)), $wasm(base));
 `;
         found.push(path);
         return { contents: `${loader}${source}`, loader: 'js' };
@@ -101,8 +161,9 @@ function $wasm(file, compressed) {
 /**
  * `import X from "node:http"` and `import { a as b } from "fs"` in `code` (esbuild's output) become `const`
  * declarations from `require` at the end of the first line (the banner, which defines `require`), each statement
- * blanked to spaces so that every other column, and the source map, stays where it was. Namespace and bare
- * imports are kept. Returns the new code and the number of statements rewritten.
+ * blanked to spaces so that every other column, and the source map, stays where it was. A namespace import
+ * (`import * as X`) becomes the module object only where X is used as `X.name` alone (a namespace differs in its
+ * `default`); bare imports are kept. Returns the new code and the number of statements rewritten.
  */
 export function builtinImportsToRequire(code) {
   const firstLine = code.indexOf('\n');
@@ -110,7 +171,18 @@ export function builtinImportsToRequire(code) {
   if (!/^import[^\n]*;\s*const require\s*=[^\n]*;$/.test(banner)) throw new Error('after-bundling: the bundle does not start with the banner that defines require');
   const declarations = [];
   let rewritten = 0;
-  const body = code.slice(firstLine).replace(/\bimport\s*([A-Za-z_$][\w$]*)?\s*(,\s*)?(\{[^{}]*\})?\s*from\s*"([^"]+)"\s*;?/g, (statement, name, comma, named, specifier) => {
+  const onlyMembers = (name) => {
+    const uses = [...code.matchAll(new RegExp(`(?<![\\w$.])${name.replace(/\$/g, '\\$')}(?![\\w$])(.?)([\\w$]*)`, 'g'))];
+    // The import statement itself is one use (followed by ` from`); every other one must be `X.member`, not `X.default`.
+    return uses.filter(([, next, member]) => next !== '.' || member === 'default').length === 1;
+  };
+  let body = code.slice(firstLine).replace(/\bimport\s*\*\s*as\s+([A-Za-z_$][\w$]*)\s*from\s*"([^"]+)"\s*;?/g, (statement, name, specifier) => {
+    if (!isBuiltin(specifier) || !onlyMembers(name)) return statement;
+    declarations.push(`const ${name}=require(${JSON.stringify(specifier)});`);
+    rewritten++;
+    return ' '.repeat(statement.length);
+  });
+  body = body.replace(/\bimport\s*([A-Za-z_$][\w$]*)?\s*(,\s*)?(\{[^{}]*\})?\s*from\s*"([^"]+)"\s*;?/g, (statement, name, comma, named, specifier) => {
     if (!isBuiltin(specifier) || (!name && !named) || (name && named && !comma) || (!name && comma)) return statement;
     const source = `require(${JSON.stringify(specifier)})`;
     if (name) declarations.push(`const ${name}=${source};`);
@@ -131,8 +203,12 @@ export function builtinImportsToRequire(code) {
   return { code: `${banner}${declarations.join('')}${body}`, rewritten };
 }
 
-/** Runs every step on `bundlePath` (index.mjs, with index.mjs.map beside it) and writes the side files. */
-export async function afterBundling(bundlePath, { target, verify = true }) {
+/**
+ * Runs every step on `bundlePath` (index.mjs, with index.mjs.map beside it) and writes the side files. `verify`
+ * (default on) compares the lazy WAProto with the installed one; `builtins: false` keeps the built-in imports (to
+ * measure what their rewrite is worth).
+ */
+export async function afterBundling(bundlePath, { target, verify = true, builtins: rewriteBuiltins = true }) {
   const outdir = dirname(bundlePath);
   const before = await importsOf(bundlePath);
   let code = readFileSync(bundlePath, 'utf8');
@@ -160,7 +236,7 @@ export async function afterBundling(bundlePath, { target, verify = true }) {
   });
 
   // 3: built-in imports.
-  const builtins = builtinImportsToRequire(code);
+  const builtins = rewriteBuiltins ? builtinImportsToRequire(code) : { code, rewritten: 0 };
   code = builtins.code;
   writeFileSync(bundlePath, code);
   const inlineWasm = extractWasm(bundlePath); // anything else that inlines WebAssembly

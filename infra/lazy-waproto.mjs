@@ -136,18 +136,24 @@ async function checkScopes({ header, definitions }) {
   return [...moduleBound].sort();
 }
 
-/** The factory's body, minified as esbuild minifies the bundle (a strict function body, on one line). */
-async function minifyBody(body, target) {
-  const name = '__waprotoFactory__';
-  const { code } = await transform(`function ${name}(){"use strict";${body}\n}`, { minify: true, target, logLevel: 'silent', loader: 'js' });
-  const prefix = `function ${name}(){`;
-  const text = code.trimEnd();
-  if (!text.startsWith(prefix) || !text.endsWith('}')) throw new Error('lazy-waproto: unexpected minifier output');
-  const minified = text.slice(prefix.length, -1);
-  if (minified.includes('\n') || minified.includes('\r') || minified.includes('\u2028') || minified.includes('\u2029')) {
-    throw new Error('lazy-waproto: a minified factory spans lines');
-  }
-  return minified;
+/**
+ * The factories' bodies, minified as esbuild minifies the bundle: strict function bodies, each on one line. They are
+ * minified together, as sibling functions of one program, so that they get the same local names throughout (it
+ * compresses ~15% better than minifying each alone), then cut at markers the minifier keeps (calls it cannot drop).
+ */
+async function minifyBodies(bodies, target) {
+  const mark = (i) => `__factory__(${i}),`;
+  const program = `__keep__([${bodies.map((body, i) => `${mark(i)}function(){"use strict";${body}\n}`).join(',\n')}]);`;
+  const { code } = await transform(program, { minify: true, target, logLevel: 'silent', loader: 'js' });
+  return bodies.map((_, i) => {
+    const start = code.indexOf(mark(i));
+    const end = i + 1 < bodies.length ? code.indexOf(`,${mark(i + 1)}`, start) : code.lastIndexOf(']);');
+    const text = start < 0 || end < 0 ? '' : code.slice(start + mark(i).length, end);
+    if (!text.startsWith('function(){"use strict";') || !text.endsWith('}')) throw new Error(`lazy-waproto: unexpected minifier output for factory ${i}`);
+    const minified = text.slice('function(){'.length, -1);
+    if (/[\n\r\u2028\u2029]/.test(minified)) throw new Error('lazy-waproto: a minified factory spans lines');
+    return minified;
+  });
 }
 
 /** waproto.mjs before bundling: the original header, the loader, the namespace of getters. */
@@ -184,7 +190,9 @@ function $load(id) {
     const [start, end] = [$offsets[2 * id], $offsets[2 * id + 1]];
     const bytes = Buffer.allocUnsafe(end - start);
     if (fs.readSync($types, bytes, 0, bytes.length, start) !== bytes.length) throw new Error(\`WAProto: ${WAPROTO_TYPES} is shorter than expected\`);
-    const factory = $require("node:vm").compileFunction(bytes.toString("latin1"), ${JSON.stringify([...params, LAZY])}, { filename: $typesFile.href, lineOffset: id });
+    // new Function compiles in this module's realm, as the eager code ran (vm.compileFunction would use the main
+    // context's). The sourceURL names the type in stack traces: waproto-types/<path> (line 3 is the factory's line).
+    const factory = new Function(${[...params, LAZY].map((name) => JSON.stringify(name)).join(', ')}, \`\${bytes.toString("latin1")}\n//# sourceURL=${WAPROTO_TYPES.replace(/\.js$/, '')}/\${$paths[id]}\`);
     const value = factory(${[...params, LAZY].join(', ')});
     $state[id] = 2;
     return value;
@@ -205,7 +213,7 @@ $root[Symbol.for("waproto.lazy")] = { paths: $paths, loaded: () => $paths.filter
 export async function buildLazyWaproto({ waprotoFile, outdir, target }) {
   const split = splitWaproto(readFileSync(waprotoFile, 'utf8'));
   const params = await checkScopes(split);
-  const bodies = await Promise.all(split.definitions.map((definition) => minifyBody(definition.body, target)));
+  const bodies = await minifyBodies(split.definitions.map((definition) => definition.body), target);
   const offsets = [];
   let position = 0;
   for (const body of bodies) {
