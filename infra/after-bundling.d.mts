@@ -3,7 +3,9 @@ export declare const BUILT_APART_EXTERNALS: string[];
 /** Every file infra/after-bundling.mjs writes beside index.mjs. */
 export declare const SIDE_FILES: string[];
 export interface AfterBundlingReport {
+  /** Protobuf types (messages and enums), and the methods among their code compiled apart on first call. */
   waprotoTypes: number;
+  waprotoMethods: number;
   builtinImports: number;
   builtinImportsLeft: number;
   inlineWasm: string[];

@@ -256,7 +256,7 @@ export async function afterBundling(bundlePath, { target, verify = true, builtin
   const builtinStatements = (records) => statements(records).filter((record) => isBuiltin(record.path)).length;
   if (builtinStatements(before) - builtinStatements(after) !== builtins.rewritten) throw new Error('after-bundling: the built-in imports rewritten do not match the parser');
   if (verify) await verifyLazyWaproto({ waprotoFile, outdir });
-  return { waprotoTypes: waproto.types, builtinImports: builtins.rewritten, builtinImportsLeft: builtinStatements(after), inlineWasm, imports: Object.fromEntries(counts) };
+  return { waprotoTypes: waproto.types, waprotoMethods: waproto.methods, builtinImports: builtins.rewritten, builtinImportsLeft: builtinStatements(after), inlineWasm, imports: Object.fromEntries(counts) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -22,8 +22,12 @@ export const WAPROTO_TYPES = 'waproto-types.js';
 const ARROW_OPEN = 'export const proto = $root.proto = (() => {';
 const ARROW_TAIL = ['    return proto;', '})();', '', 'export { $root as default };', ''];
 const BLOCK_OPEN = /^( *)([A-Za-z_$][\w$]*)\.([A-Za-z_$][\w$]*) = \(function\(\) \{$/;
-/** The name the factories call to define their nested types lazily. */
+const METHOD_OPEN = /^( *)([A-Za-z_$][\w$]*)((?:\.prototype)?)\.([A-Za-z_$][\w$]*) = (function [A-Za-z_$][\w$]*\(([^()]*)\) \{)$/;
+/** The names the factories call to define their nested types, and their methods, lazily. */
 const LAZY = '$lazy';
+const METHOD = '$method';
+/** Methods shorter than this (create, toJSON, getTypeUrl) stay in their type's factory: a stub would cost more. */
+const METHOD_MIN_CHARS = 400;
 /** Names that cannot be esbuild define keys (and are never free variables). */
 const RESERVED = new Set(
   ('break case catch class const continue debugger default delete do else enum export extends false finally for function if ' +
@@ -33,7 +37,10 @@ const RESERVED = new Set(
 
 /**
  * Splits WAProto's source into its module header, the `proto` namespace with one `$lazy` line per top-level type,
- * and the factories (pre-order: a parent before its nested types).
+ * and the factories (pre-order: a parent before its nested types and methods). A type's factory keeps its
+ * constructor, prototype fields and small methods; its nested types become `$lazy(Owner, "Name", id)` and its large
+ * methods (encode, decode, fromObject, toObject) `Owner.name = $method(id, Owner, arity)`, whose factories return
+ * the method for a given owner.
  */
 export function splitWaproto(source) {
   const lines = source.split('\n');
@@ -49,6 +56,22 @@ export function splitWaproto(source) {
     for (let i = from; i < to; i++) {
       const line = lines[i];
       const match = BLOCK_OPEN.exec(line);
+      const method = !match && parent !== undefined ? METHOD_OPEN.exec(line) : null;
+      if (method && method[1].length === indent && method[2] === owner) {
+        const end = lines.indexOf(`${method[1]}};`, i + 1);
+        if (end < 0 || end >= to) throw new Error(`lazy-waproto: unterminated method at line ${i + 1}`);
+        const source = [method[5], ...lines.slice(i + 1, end), `${method[1]}}`].join('\n');
+        if (source.length >= METHOD_MIN_CHARS) {
+          const id = definitions.length;
+          const arity = method[6].split(',').filter((param) => param.trim()).length;
+          const holder = `${owner}${method[3]}`;
+          // The factory gets the owner's constructor as the parameter of the same name the method used.
+          definitions.push({ id, parent, name: method[4], path: `${definitions[parent].path}${method[3]}.${method[4]}()`, line: i + 1, method: true, body: `return function(${owner}) {\nreturn ${source};\n};` });
+          out.push(`${method[1]}${holder}.${method[4]} = ${METHOD}(${id}, ${owner}, ${arity});`);
+          i = end;
+          continue;
+        }
+      }
       if (!match) {
         if (line.trim() && !line.startsWith(' '.repeat(indent))) throw new Error(`lazy-waproto: line ${i + 1} is outside its block's indentation`);
         out.push(line);
@@ -69,6 +92,12 @@ export function splitWaproto(source) {
   };
   const namespace = body(open + 3, close, 4, 'proto', undefined);
   for (const definition of definitions) definition.children = definitions.filter((other) => other.parent === definition.id).map((child) => child.id);
+  for (const definition of definitions) {
+    // A method gets the owner's constructor as it was when the method was defined: the owner must never be reassigned.
+    if (!definition.method && new RegExp(`(^|[^.\\w$])${definition.name.replace(/\$/g, '\\$')}\\s*=[^=]`, 'm').test(definition.body)) {
+      throw new Error(`lazy-waproto: ${definition.path} reassigns its own name`);
+    }
+  }
   return { header: lines.slice(0, open).join('\n'), namespace: namespace.join('\n'), definitions };
 }
 
@@ -118,14 +147,14 @@ async function boundInModule(code, names) {
 async function checkScopes({ header, definitions }) {
   const free = await analyseBodies(definitions.map((definition) => definition.body));
   const needed = new Set(free.flatMap((names) => [...names]));
-  const moduleBound = await boundInModule(header, [...needed, LAZY]);
-  if (moduleBound.has(LAZY)) throw new Error(`lazy-waproto: WAProto's module scope already declares ${LAZY}`);
+  const moduleBound = await boundInModule(header, [...needed, LAZY, METHOD]);
+  for (const name of [LAZY, METHOD]) if (moduleBound.has(name)) throw new Error(`lazy-waproto: WAProto's module scope already declares ${name}`);
   const usesNamespace = definitions.find((definition) => free[definition.id].has('proto'));
   if (usesNamespace) throw new Error(`lazy-waproto: ${usesNamespace.path} refers to the local \`proto\` directly`);
   // Everything a nested type uses unbound must be unbound in each enclosing block too (else it captured it).
   const parents = definitions.filter((definition) => definition.children.length);
   const used = parents.map((parent) => {
-    const names = new Set([LAZY]);
+    const names = new Set([LAZY, METHOD]);
     for (const other of definitions) if (other.path.startsWith(`${parent.path}.`)) for (const name of free[other.id]) names.add(name);
     return names;
   });
@@ -142,7 +171,7 @@ async function checkScopes({ header, definitions }) {
  * compresses ~15% better than minifying each alone), then cut at markers the minifier keeps (calls it cannot drop).
  */
 async function minifyBodies(bodies, target) {
-  const mark = (i) => `__factory__(${i}),`;
+  const mark = (i) => `__factory__("${i}"),`; // a string: the minifier would print 1000 as 1e3
   const program = `__keep__([${bodies.map((body, i) => `${mark(i)}function(){"use strict";${body}\n}`).join(',\n')}]);`;
   const { code } = await transform(program, { minify: true, target, logLevel: 'silent', loader: 'js' });
   return bodies.map((_, i) => {
@@ -157,13 +186,22 @@ async function minifyBodies(bodies, target) {
 }
 
 /** waproto.mjs before bundling: the original header, the loader, the namespace of getters. */
-function lazyModuleSource({ header, namespace, definitions }, params, offsets) {
+function lazyModuleSource({ header, namespace, definitions }, params, starts) {
   const loader = `
 import { createRequire as $createRequire } from "node:module";
 const $require = $createRequire(import.meta.url);
-/** Type paths (diagnostics), where each factory's code starts and ends in ${WAPROTO_TYPES} (one per line), and their state. */
-const $paths = ${JSON.stringify(definitions.map((definition) => definition.path))};
-const $offsets = ${JSON.stringify(offsets)};
+/**
+ * Per factory: its name under its parent (ImageMessage, decode(), prototype.toJSON()) and its parent's id, for its path
+ * in messages and stack traces, and where its code starts in ${WAPROTO_TYPES} (one per line; the last entry is the
+ * file's length). A JSON string: quicker to read than the same literal as code.
+ */
+const $index = JSON.parse(${JSON.stringify(JSON.stringify({
+    names: definitions.map((definition) => (definition.parent === undefined ? definition.path : definition.path.slice(definitions[definition.parent].path.length + 1))),
+    parents: definitions.map((definition) => definition.parent ?? -1),
+    starts,
+  }))});
+const $path = (id) => ($index.parents[id] < 0 ? $index.names[id] : \`\${$path($index.parents[id])}.\${$index.names[id]}\`);
+/** Each factory's state: 0 not loaded, 1 loading, 2 loaded. */
 const $state = new Uint8Array(${definitions.length});
 const $typesFile = new URL("./${WAPROTO_TYPES}", import.meta.url);
 /** The factories file, opened on first use and read a factory at a time. */
@@ -181,19 +219,30 @@ function ${LAZY}(target, name, id) {
     set(value) { $define(target, name, value); },
   });
 }
+/**
+ * The eager code assigned \`owner.name = function (…) { … }\`; this assigns a stub of the same arity instead, which
+ * compiles the method on its first call and from then on calls it (the stub stays: the property never changes).
+ */
+function ${METHOD}(id, owner, arity) {
+  let method;
+  const load = () => (method ??= $load(id)(owner));
+  return ($stubs[arity] ??= new Function("load", \`"use strict";return function(\${Array.from({ length: arity }, (_, i) => "a" + i)}){return load().apply(this,arguments)}\`))(load);
+}
+const $stubs = [];
+/** Reads factory \`id\` from ${WAPROTO_TYPES}, compiles it and runs it: the type, or for a method a function of its owner. */
 function $load(id) {
-  if ($state[id] !== 0) throw new Error(\`WAProto: proto.\${$paths[id]} was read while it was being defined\`);
+  if ($state[id] !== 0) throw new Error(\`WAProto: proto.\${$path(id)} was read while it was being defined\`);
   $state[id] = 1;
   try {
     const fs = $require("node:fs");
     $types ??= fs.openSync($typesFile, "r");
-    const [start, end] = [$offsets[2 * id], $offsets[2 * id + 1]];
+    const [start, end] = [$index.starts[id], $index.starts[id + 1] - 1];
     const bytes = Buffer.allocUnsafe(end - start);
     if (fs.readSync($types, bytes, 0, bytes.length, start) !== bytes.length) throw new Error(\`WAProto: ${WAPROTO_TYPES} is shorter than expected\`);
     // new Function compiles in this module's realm, as the eager code ran (vm.compileFunction would use the main
     // context's). The sourceURL names the type in stack traces: waproto-types/<path> (line 3 is the factory's line).
-    const factory = new Function(${[...params, LAZY].map((name) => JSON.stringify(name)).join(', ')}, \`\${bytes.toString("latin1")}\n//# sourceURL=${WAPROTO_TYPES.replace(/\.js$/, '')}/\${$paths[id]}\`);
-    const value = factory(${[...params, LAZY].join(', ')});
+    const factory = new Function(${[...params, LAZY, METHOD].map((name) => JSON.stringify(name)).join(', ')}, \`\${bytes.toString("latin1")}\n//# sourceURL=${WAPROTO_TYPES.replace(/\.js$/, '')}/\${$path(id)}\`);
+    const value = factory(${[...params, LAZY, METHOD].join(', ')});
     $state[id] = 2;
     return value;
   } catch (error) {
@@ -201,7 +250,8 @@ function $load(id) {
     throw error;
   }
 }
-$root[Symbol.for("waproto.lazy")] = { paths: $paths, loaded: () => $paths.filter((_, id) => $state[id] === 2) };
+/** Diagnostics: what has been compiled so far. */
+$root[Symbol.for("waproto.lazy")] = { loaded: () => [...$state.keys()].filter((id) => $state[id] === 2).map($path) };
 `;
   return `${header}\n${loader}\n${ARROW_OPEN}\n\n    const proto = {};\n${namespace}\n${ARROW_TAIL.join('\n')}`;
 }
@@ -214,17 +264,18 @@ export async function buildLazyWaproto({ waprotoFile, outdir, target }) {
   const split = splitWaproto(readFileSync(waprotoFile, 'utf8'));
   const params = await checkScopes(split);
   const bodies = await minifyBodies(split.definitions.map((definition) => definition.body), target);
-  const offsets = [];
+  const starts = [];
   let position = 0;
   for (const body of bodies) {
-    offsets.push(position, position + body.length);
+    starts.push(position);
     position += body.length + 1;
   }
+  starts.push(position);
   const types = `${bodies.join('\n')}\n`;
   if (Buffer.byteLength(types) !== types.length) throw new Error('lazy-waproto: factories are not ASCII (offsets would be wrong)');
   writeFileSync(join(outdir, WAPROTO_TYPES), types);
   await build({
-    stdin: { contents: lazyModuleSource(split, params, offsets), resolveDir: dirname(waprotoFile), sourcefile: 'waproto-lazy.js', loader: 'js' },
+    stdin: { contents: lazyModuleSource(split, params, starts), resolveDir: dirname(waprotoFile), sourcefile: 'waproto-lazy.js', loader: 'js' },
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -235,7 +286,7 @@ export async function buildLazyWaproto({ waprotoFile, outdir, target }) {
     outfile: join(outdir, WAPROTO_MODULE),
     logLevel: 'error',
   });
-  return { types: split.definitions.length, params, typesBytes: types.length };
+  return { types: split.definitions.filter((definition) => !definition.method).length, methods: split.definitions.filter((definition) => definition.method).length, params, typesBytes: types.length };
 }
 
 /** Own property names and, for data properties, a comparable value (functions by arity, objects by keys). */
