@@ -7,7 +7,8 @@ export interface AfterBundlingReport {
   waprotoTypes: number;
   waprotoMethods: number;
   builtinImports: number;
-  builtinImportsLeft: number;
+  /** Built-in imports left as ESM imports: the banner's node:module, and namespace imports whose binding is not only used as `X.member`. */
+  builtinImportsKept: string[];
   inlineWasm: string[];
   imports: Record<string, number>;
 }

@@ -253,10 +253,10 @@ export async function afterBundling(bundlePath, { target, verify = true, builtin
   }
   const relative = after.filter((record) => /^\.\.?\//.test(record.path) && !BUILT_APART.some((part) => record.path === `./${part.module}`));
   if (relative.length) throw new Error(`after-bundling: the bundle still imports ${relative.map((record) => record.path).join(', ')}`);
-  const builtinStatements = (records) => statements(records).filter((record) => isBuiltin(record.path)).length;
-  if (builtinStatements(before) - builtinStatements(after) !== builtins.rewritten) throw new Error('after-bundling: the built-in imports rewritten do not match the parser');
+  const builtinStatements = (records) => statements(records).filter((record) => isBuiltin(record.path));
+  if (builtinStatements(before).length - builtinStatements(after).length !== builtins.rewritten) throw new Error('after-bundling: the built-in imports rewritten do not match the parser');
   if (verify) await verifyLazyWaproto({ waprotoFile, outdir });
-  return { waprotoTypes: waproto.types, waprotoMethods: waproto.methods, builtinImports: builtins.rewritten, builtinImportsLeft: builtinStatements(after), inlineWasm, imports: Object.fromEntries(counts) };
+  return { waprotoTypes: waproto.types, waprotoMethods: waproto.methods, builtinImports: builtins.rewritten, builtinImportsKept: builtinStatements(after).map((record) => record.path), inlineWasm, imports: Object.fromEntries(counts) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

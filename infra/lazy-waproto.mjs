@@ -144,7 +144,7 @@ async function boundInModule(code, names) {
  * thing if (1) nothing it uses unbound is declared by an enclosing block or the `proto` namespace function, and
  * (2) what it uses from the module scope is handed to it as a parameter. Returns those parameters.
  */
-async function checkScopes({ header, definitions }) {
+export async function checkScopes({ header, definitions }) {
   const free = await analyseBodies(definitions.map((definition) => definition.body));
   const needed = new Set(free.flatMap((names) => [...names]));
   const moduleBound = await boundInModule(header, [...needed, LAZY, METHOD]);

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +8,6 @@ import { pathToFileURL } from 'node:url';
 import type { FromChild, ToChild } from '../../bench/bench-child.js';
 import { bundle, childEnv, NODE, type Bundle } from '../../bench/bundles.js';
 import { SIDE_FILES } from '../../infra/after-bundling.mjs';
-import { buildKeyShareMessage } from '../../lib/simulator/phone-signal.js';
-import { simulatorSnapshot, type SimServer } from '../../lib/simulator/simulator.js';
 import { loadEvent } from '../support/events.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 
@@ -38,6 +35,7 @@ async function coldCall(deviceId: string, pinned: boolean, chatJid = CHAT): Prom
     SESSION_TABLE: world.table,
     API_CREDENTIALS_SECRET_ID: 'pin-api-credentials',
     WHATSAPP_WS_URL: world.sim.url,
+    WHATSAPP_MEDIA_URL: world.sim.mediaUrl,
     CHECK_CHAT_EXISTS: 'true',
     AWS_ENDPOINT_URL_SECRETS_MANAGER: world.secrets.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: process.env.AWS_ENDPOINT_URL_DYNAMODB!,
@@ -65,22 +63,20 @@ async function coldCall(deviceId: string, pinned: boolean, chatJid = CHAT): Prom
   }
 }
 
-/** A new device of the world's account, linked and stored, and what the simulator holds for it. */
+/** A new account (own app state and pin cap) with a device linked and stored; the simulator's view of it. */
 async function newDevice() {
+  const { phoneNumber } = world.sim.createAccount();
   const deviceId = `bundle-${++devices}`;
-  const linked = await world.link(deviceId);
-  const server = world.sim as unknown as SimServer;
+  const linked = await world.link(deviceId, phoneNumber);
   return {
     deviceId,
+    phoneNumber,
     linked,
-    record: () => server.registry.device(linked.deviceJid)!,
-    queued: () => simulatorSnapshot(world.sim).accounts.flatMap((account) => account.devices).find((device) => device.jid === linked.deviceJid)?.queued,
-    retries: () => world.sim.record.filter((entry) => entry.deviceJid === linked.deviceJid && entry.direction === 'in' && entry.tag === 'receipt' && entry.type === 'retry').length,
+    phone: world.sim.phone(phoneNumber),
+    pinned: (chatJid = CHAT) => world.sim.chatState(phoneNumber, chatJid)?.pinned ?? false,
+    queue: () => world.sim.offlineQueue(linked.deviceJid),
   };
 }
-
-const phone = () => world.sim.phone(world.account.phoneNumber);
-const pinnedOnPhone = (chatJid = CHAT) => world.sim.chatState(world.account.phoneNumber, chatJid)?.pinned ?? false;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pin-bundle-'));
@@ -94,8 +90,10 @@ afterAll(async () => {
 
 describe('the shipped bundle, cold, against the simulator', () => {
   it('is what infra ships: index.mjs without WAProto or the WebAssembly inside, the side files beside it', () => {
-    // The one built-in import left is the banner's (node:module, which defines require).
-    expect(built.report).toMatchObject({ waprotoTypes: 672, waprotoMethods: expect.any(Number), inlineWasm: [], builtinImportsLeft: 1, imports: { 'waproto.mjs': expect.any(Number), 'rust-bridge.mjs': expect.any(Number) } });
+    expect(built.report).toMatchObject({ waprotoTypes: 672, waprotoMethods: expect.any(Number), inlineWasm: [], imports: { 'waproto.mjs': expect.any(Number), 'rust-bridge.mjs': expect.any(Number) } });
+    // Kept: the banner's node:module (it defines require) and a namespace import the rewrite cannot prove safe; not node:http (undici).
+    expect(built.report!.builtinImportsKept).toContain('node:module');
+    expect(built.report!.builtinImportsKept.filter((specifier) => /^(node:)?(https?|fs|os|path|stream)$/.test(specifier))).toEqual([]);
     expect(built.largestInputs.map((input) => input.input)).not.toContain('whatsapp-rust-bridge');
     expect(readdirSync(join(dir, 'pin-runner')).sort()).toEqual(['index.mjs', 'index.mjs.map', ...SIDE_FILES].sort());
   });
@@ -111,54 +109,65 @@ describe('the shipped bundle, cold, against the simulator', () => {
   });
 
   it('pins, then unpins, each a cold start: 200, the phone shows it', async () => {
-    const { deviceId } = await newDevice();
-    const pin = await coldCall(deviceId, true);
-    const pinnedAfterPin = pinnedOnPhone();
-    const unpin = await coldCall(deviceId, false);
+    const device = await newDevice();
+    const pin = await coldCall(device.deviceId, true);
+    const pinnedAfterPin = device.pinned();
+    const unpin = await coldCall(device.deviceId, false);
     expect(pin).toMatchObject({ status: 200 });
     expect(pinnedAfterPin).toBe(true);
     expect(unpin).toMatchObject({ status: 200 });
-    expect(pinnedOnPhone()).toBe(false);
+    expect(device.pinned()).toBe(false);
     expect(world.sim.violations).toEqual([]);
   }, 120_000);
 
   it('catches up when the phone changed app state first, and on a 409 between its sync and its patch', async () => {
-    const { deviceId } = await newDevice();
-    expect((await coldCall(deviceId, true)).status).toBe(200);
-    await phone().setArchived('15550007101@s.whatsapp.net', true);
-    await phone().setPinned('15550007102@s.whatsapp.net', true);
-    const afterPhone = await coldCall(deviceId, false);
-    world.sim.beforeNextPatch(world.account.phoneNumber, () => phone().setPinned('15550007102@s.whatsapp.net', false));
-    const afterRace = await coldCall(deviceId, true);
+    const device = await newDevice();
+    const other = '15550007102@s.whatsapp.net';
+    expect((await coldCall(device.deviceId, true)).status).toBe(200);
+    await device.phone.setArchived('15550007101@s.whatsapp.net', true);
+    await device.phone.setPinned(other, true);
+    const afterPhone = await coldCall(device.deviceId, false);
+    world.sim.beforeNextPatch(device.phoneNumber, () => device.phone.setPinned(other, false));
+    const afterRace = await coldCall(device.deviceId, true);
     expect(afterPhone).toMatchObject({ status: 200 });
     expect(afterRace).toMatchObject({ status: 200 });
-    expect(pinnedOnPhone()).toBe(true);
-    expect(pinnedOnPhone('15550007102@s.whatsapp.net')).toBe(false);
+    expect(device.pinned()).toBe(true);
+    expect(device.pinned(other)).toBe(false);
     expect(world.sim.violations).toEqual([]);
   }, 120_000);
 
-  it('a freshly linked device receives an app-state key share from the phone (its first Signal message) and stores it', async () => {
+  it('a device linked before the phone rotated its key: the key share waits in its backlog, the history is a snapshot on the media host', async () => {
+    // Prepare: snapshot (ExternalBlobReference, under the older key), later patches under the new key, whose share
+    // is the device's first Signal message from the phone (a pre-key message)
     const device = await newDevice();
-    const { keyData, timestamp } = (world.sim as unknown as SimServer).account(world.account.phoneNumber).record.appStateKey;
-    const keyId = randomBytes(6);
-    // An older key than the one uploads use, so that the simulator keeps verifying our patches with the current one.
-    (world.sim as unknown as SimServer).queuePhoneMessage(device.record(), buildKeyShareMessage([{ keyId, keyData, timestamp: timestamp - 60_000, fingerprint: { rawId: 1, currentIndex: 0, deviceIndexes: [0] } }]));
+    const pinned = ['15550007201@s.whatsapp.net', '15550007202@s.whatsapp.net', '15550007203@s.whatsapp.net'];
+    const seeded = await world.sim.seedAppState(device.phoneNumber, { entries: 300, pinned: pinned.slice(0, 2), laterPinned: pinned.slice(2) });
+    const mediaBefore = world.sim.mediaRequests.length;
+    // Act
+    const call = await coldCall(device.deviceId, false, pinned[1]);
+    // Assess
+    expect(call).toMatchObject({ status: 200 });
+    expect(device.pinned(pinned[1])).toBe(false);
+    expect(device.pinned(pinned[2])).toBe(true);
+    expect(world.sim.mediaRequests.length).toBeGreaterThan(mediaBefore);
+    expect(Object.keys((await world.store.load(device.deviceId)).keys['app-state-sync-key'] ?? {})).toEqual(expect.arrayContaining([seeded.snapshotKeyId, seeded.currentKeyId]));
+    expect(device.queue()).toMatchObject({ queued: 0, retryReceipts: 0 });
+    expect(world.sim.violations).toEqual([]);
+  }, 120_000);
+
+  it("processes an offline backlog (the phone's and contacts' Signal messages, a key share among them): decrypted, none retried", async () => {
+    // Prepare
+    const device = await newDevice();
+    world.sim.queueOfflineMessages(device.linked.deviceJid, 5);
+    await world.sim.queueContactMessages(device.linked.deviceJid, { senders: 4, messages: 12, appStateKeyShareAt: 6 });
+    // Act
     const call = await coldCall(device.deviceId, true);
-    const stored = await world.store.load(device.deviceId);
+    // Assess: what the handler receipts within its drain budget it has decrypted (a failure would be a retry receipt)
     expect(call).toMatchObject({ status: 200 });
-    expect(Object.keys(stored.keys['app-state-sync-key'] ?? {})).toContain(keyId.toString('base64'));
-    expect(device.queued()).toBe(0);
-    expect(device.retries()).toBe(0);
-    expect(world.sim.violations).toEqual([]);
-  }, 120_000);
-
-  it('processes an offline backlog of Signal messages from the phone: decrypted, receipted, none retried', async () => {
-    const device = await newDevice();
-    world.sim.queueOfflineMessages(device.linked.deviceJid, 25);
-    const call = await coldCall(device.deviceId, false);
-    expect(call).toMatchObject({ status: 200 });
-    expect(device.queued()).toBe(0);
-    expect(device.retries()).toBe(0);
+    expect(device.pinned()).toBe(true);
+    const queue = device.queue();
+    expect(queue).toMatchObject({ total: 18, retryReceipts: 0 });
+    expect(queue.receiptTypes.peer_msg).toBeGreaterThanOrEqual(5); // the phone's own messages (Signal pre-key message first)
     expect(world.sim.violations).toEqual([]);
   }, 120_000);
 });
