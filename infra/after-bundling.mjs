@@ -96,16 +96,9 @@ export function packAgainst(module, base) {
   return Buffer.concat([size, json, ...own]);
 }
 
-/** The inverse of packAgainst; its source is also the runtime's (rust-bridge.mjs gets `unpackAgainst.toString()`). */
+/** The inverse of packAgainst. Its source and wasmSections' are also the runtime's (rust-bridge.mjs gets their text). */
 export function unpackAgainst(packed, base) {
-  const sections = [];
-  for (let at = 8; at < base.length; ) {
-    const start = at++;
-    let size = 0;
-    for (let shift = 0, byte = 128; byte & 128; shift += 7) size += ((byte = base[at++]) & 127) * 2 ** shift;
-    at += size;
-    sections.push(base.subarray(start, at));
-  }
+  const sections = wasmSections(base);
   const headerSize = packed.readUInt32LE(0);
   let own = 4 + headerSize;
   const parts = [base.subarray(0, 8)];
@@ -148,8 +141,9 @@ function bridgePlugin(outdir, found) {
         const loader = `import { createRequire as $createRequire } from "node:module";
 const $require = $createRequire(import.meta.url);
 const $wasm = (file) => $require("node:fs").readFileSync(new URL(file, import.meta.url));
-const $unpackAgainst = ${unpackAgainst.toString()};
-const $fallbackWasm = (file, base) => $unpackAgainst($require("node:zlib").brotliDecompressSync($wasm(file)), $wasm(base));
+${wasmSections.toString()}
+${unpackAgainst.toString().replace(/^export /, '')}
+const $fallbackWasm = (file, base) => unpackAgainst($require("node:zlib").brotliDecompressSync($wasm(file)), $wasm(base));
 `;
         found.push(path);
         return { contents: `${loader}${source}`, loader: 'js' };

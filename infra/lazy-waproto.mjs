@@ -1,15 +1,17 @@
 // WAProto, Baileys' protobufjs static module (4.4 MB of generated JavaScript, 672 message and enum types), rebuilt
-// so that a type's code is compiled only when something first touches it. Every type is still shipped; none is
-// compiled at import. A pin touches a few dozen of them.
+// so that its code is compiled only when something first uses it. Every type still ships; a pin uses a few dozen
+// (Baileys itself reads 16 at import: a few nested enums and the media message types).
 //
 // How: the generated source nests one `Owner.Name = (function() { … })();` block per type. Each block becomes a
-// factory: its body (with its own nested blocks replaced by `$lazy(Name, "Child", id)`) is minified and written on
-// line `id` of waproto-types.js. waproto.mjs (the module Baileys imports instead) defines every type as a getter
-// that compiles and runs its factory on first access, then replaces itself with the plain value, as the eager
-// assignment would have left it. The factories' code is the generated code, unchanged but for that one
-// substitution; this script proves, before writing anything, that moving each block into its own function binds
-// every identifier as before (see checkScopes), and `verifyLazyWaproto` compares every type of the result with
-// the installed WAProto. Any surprise in the generated source fails the build: nothing is guessed.
+// factory: its body, with its nested blocks replaced by `$lazy(Owner, "Name", id)` and its large methods (encode,
+// decode, fromObject, toObject) by `Owner.name = $method(id, Owner, arity)`, is minified and written on line `id` of
+// waproto-types.js, each such method as a factory of its own. waproto.mjs (the module Baileys imports instead)
+// defines every type as a getter that compiles and runs its factory on first read and then replaces itself with the
+// plain value, as the eager assignment would have left it; a method is a stub of the same arity that compiles the
+// method on its first call. The code is the generated code, unchanged but for those substitutions. Before writing
+// anything this script proves that moving each block into a function of its own binds every identifier as before
+// (checkScopes), and afterwards `verifyLazyWaproto` compares every type of the result with the installed WAProto.
+// Any surprise in the generated source fails the build: nothing is guessed, and no list of types is kept.
 import { build, transform } from 'esbuild';
 import { isDeepStrictEqual } from 'node:util';
 import { readFileSync, writeFileSync } from 'node:fs';
