@@ -51,7 +51,7 @@ async function zipSize(dir: string, zipFile: string, exclude: string[]): Promise
 
 /**
  * Bundles `entry` into <dir>/<name>/index.mjs (dir: bench/.build) as infra ships it: esbuild with infra's options,
- * then the afterBundling step. `plain` is one esbuild build with nothing left out and no afterBundling step (the
+ * then the afterBundling step. `plain` is one esbuild build with nothing built apart, no alias and no afterBundling step (the
  * naive baseline is bundled plainly).
  */
 export async function bundle(name: string, entry: string, options: { plain?: boolean; dir?: string } = {}): Promise<Bundle> {
@@ -61,7 +61,7 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
   const file = join(outdir, 'index.mjs');
   const result = await build({
     ...esbuildOptions,
-    ...(options.plain && { plugins: [], external: EXTERNAL_MODULES }),
+    ...(options.plain && { plugins: [], external: EXTERNAL_MODULES, alias: {} }),
     entryPoints: [join(ROOT, entry)],
     outfile: file,
     metafile: true,
