@@ -9,11 +9,13 @@ export interface AfterBundlingReport {
   builtinImports: number;
   /** Built-in imports left as ESM imports: the banner's node:module, and namespace imports whose binding is not only used as `X.member`. */
   builtinImportsKept: string[];
+  /** Module wrapper bodies compiled when they run (CommonJS and lazily initialised ES modules), those kept as code, and the bytes moved into strings. */
+  moduleBodies?: { commonjs: number; esm: number; kept: number; bytes: { commonjs: number; esm: number } };
   inlineWasm: string[];
   imports: Record<string, number>;
 }
 /**
  * Runs the afterBundling step on `bundlePath` (esbuild's index.mjs) for `target` (e.g. node22); `verify` (default true)
- * compares the lazy WAProto with the installed one; `builtins: false` keeps the built-in imports (measurements only).
+ * compares the lazy WAProto with the installed one; `builtins: false` / `moduleBodies: false` skip those steps (measurements only).
  */
-export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean; builtins?: boolean }): Promise<AfterBundlingReport>;
+export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean; builtins?: boolean; moduleBodies?: boolean }): Promise<AfterBundlingReport>;

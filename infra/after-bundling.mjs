@@ -10,15 +10,18 @@
 //    SIMD copy (the sections they share once).
 // 3. index.mjs's ESM imports of Node built-ins become `require`: an ESM import makes Node build the module's whole
 //    namespace, which for node:http loads undici (~45 ms) and for node:fs its stream classes.
+// 4. The bodies of esbuild's module wrappers become strings compiled when each module initialises, instead of being
+//    preparsed at import and parsed again when they run (infra/module-bodies.mjs).
 // Each step checks what it found and fails the build when the input is not what it expects.
 import { build } from 'esbuild';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { extractWasm } from './extract-wasm.mjs';
 import { buildLazyWaproto, verifyLazyWaproto, WAPROTO_MODULE, WAPROTO_TYPES } from './lazy-waproto.mjs';
+import { deferModuleBodies } from './module-bodies.mjs';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BRIDGE_MODULE = 'rust-bridge.mjs';
@@ -199,10 +202,10 @@ export function builtinImportsToRequire(code) {
 
 /**
  * Runs every step on `bundlePath` (index.mjs, with index.mjs.map beside it) and writes the side files. `verify`
- * (default on) compares the lazy WAProto with the installed one; `builtins: false` keeps the built-in imports (to
- * measure what their rewrite is worth).
+ * (default on) compares the lazy WAProto with the installed one; `builtins: false` keeps the built-in imports and
+ * `moduleBodies: false` the module wrappers as they are (to measure what each is worth).
  */
-export async function afterBundling(bundlePath, { target, verify = true, builtins: rewriteBuiltins = true }) {
+export async function afterBundling(bundlePath, { target, verify = true, builtins: rewriteBuiltins = true, moduleBodies = true }) {
   const outdir = dirname(bundlePath);
   const before = await importsOf(bundlePath);
   let code = readFileSync(bundlePath, 'utf8');
@@ -232,6 +235,17 @@ export async function afterBundling(bundlePath, { target, verify = true, builtin
   // 3: built-in imports.
   const builtins = rewriteBuiltins ? builtinImportsToRequire(code) : { code, rewritten: 0 };
   code = builtins.code;
+
+  // 4: module wrapper bodies, and the source map shifted to match.
+  let deferred;
+  if (moduleBodies) {
+    const mapPath = `${bundlePath}.map`;
+    const map = existsSync(mapPath) ? JSON.parse(readFileSync(mapPath, 'utf8')) : { version: 3, sources: [], names: [], mappings: '' };
+    const result = deferModuleBodies(code, map);
+    code = result.code;
+    if (existsSync(mapPath)) writeFileSync(mapPath, JSON.stringify(result.map));
+    deferred = result.report;
+  }
   writeFileSync(bundlePath, code);
   const inlineWasm = extractWasm(bundlePath); // anything else that inlines WebAssembly
 
@@ -250,7 +264,7 @@ export async function afterBundling(bundlePath, { target, verify = true, builtin
   const builtinStatements = (records) => statements(records).filter((record) => isBuiltin(record.path));
   if (builtinStatements(before).length - builtinStatements(after).length !== builtins.rewritten) throw new Error('after-bundling: the built-in imports rewritten do not match the parser');
   if (verify) await verifyLazyWaproto({ waprotoFile, outdir });
-  return { waprotoTypes: waproto.types, waprotoMethods: waproto.methods, builtinImports: builtins.rewritten, builtinImportsKept: builtinStatements(after).map((record) => record.path), inlineWasm, imports: Object.fromEntries(counts) };
+  return { waprotoTypes: waproto.types, waprotoMethods: waproto.methods, builtinImports: builtins.rewritten, builtinImportsKept: builtinStatements(after).map((record) => record.path), moduleBodies: deferred, inlineWasm, imports: Object.fromEntries(counts) };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
