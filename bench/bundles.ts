@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type Metafile } from 'esbuild';
-import { esbuildOptions } from '../infra/bundling.js';
-import { extractWasm } from '../infra/extract-wasm.mjs';
+import { afterBundling, type AfterBundlingReport } from '../infra/after-bundling.mjs';
+import { esbuildOptions, EXTERNAL_MODULES, TARGET } from '../infra/bundling.js';
 
 const execFile = promisify(execFileCallback);
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,6 +27,8 @@ export interface Bundle {
   zipBytesWithoutMap: number;
   /** Largest contributors (npm package or project folder) by bytes in the output. */
   largestInputs: Array<{ input: string; bytes: number }>;
+  /** What the afterBundling step did (not for `plain`). */
+  report?: AfterBundlingReport;
 }
 
 function largestInputs(metafile: Metafile): Bundle['largestInputs'] {
@@ -48,23 +50,24 @@ async function zipSize(dir: string, zipFile: string, exclude: string[]): Promise
 }
 
 /**
- * Bundles `entry` into bench/.build/<name>/index.mjs. `plain` drops any esbuild plugins the infra
- * options carry (the naive baseline is bundled plainly).
+ * Bundles `entry` into <dir>/<name>/index.mjs (dir: bench/.build) as infra ships it: esbuild with infra's options,
+ * then the afterBundling step. `plain` is one esbuild build with nothing built apart, no alias and no afterBundling step (the
+ * naive baseline is bundled plainly).
  */
-export async function bundle(name: string, entry: string, options: { plain?: boolean } = {}): Promise<Bundle> {
-  const outdir = join(BUILD_DIR, name);
+export async function bundle(name: string, entry: string, options: { plain?: boolean; dir?: string } = {}): Promise<Bundle> {
+  const outdir = join(options.dir ?? BUILD_DIR, name);
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   const file = join(outdir, 'index.mjs');
   const result = await build({
     ...esbuildOptions,
-    ...(options.plain && { plugins: [] }),
+    ...(options.plain && { plugins: [], external: EXTERNAL_MODULES, alias: {} }),
     entryPoints: [join(ROOT, entry)],
     outfile: file,
     metafile: true,
     logLevel: 'error',
   });
-  if (!options.plain) extractWasm(file); // as infra's afterBundling hook does
+  const report = options.plain ? undefined : await afterBundling(file, { target: TARGET }); // as infra's afterBundling hook does
   let bytes = 0;
   let mapBytes = 0;
   for (const entryName of await readdir(outdir, { recursive: true })) {
@@ -78,9 +81,10 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
     file,
     bytes,
     mapBytes,
-    zipBytes: await zipSize(outdir, join(BUILD_DIR, `${name}.zip`), []),
-    zipBytesWithoutMap: await zipSize(outdir, join(BUILD_DIR, `${name}-without-map.zip`), ['*.map']),
+    zipBytes: await zipSize(outdir, join(options.dir ?? BUILD_DIR, `${name}.zip`), []),
+    zipBytesWithoutMap: await zipSize(outdir, join(options.dir ?? BUILD_DIR, `${name}-without-map.zip`), ['*.map']),
     largestInputs: largestInputs(result.metafile),
+    report,
   };
 }
 

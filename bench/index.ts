@@ -141,6 +141,7 @@ async function main() {
       rssAfterImportMbMedian: round(importMedian('ours', 'rssMb'), 1),
       naiveRssAfterImportMbMedian: round(importMedian('naive', 'rssMb'), 1),
       largestInputs: ours.largestInputs,
+      afterBundling: ours.report,
       naive: { bytes: naive.bytes, zipBytes: naive.zipBytes, zipBytesWithoutMap: naive.zipBytesWithoutMap, largestInputs: naive.largestInputs },
       pinRunner: { bytes: runner.bytes, note: 'functions/pin-chat.ts + the bench IPC/root-key wrapper, same options: what ours-cold runs' },
     };

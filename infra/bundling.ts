@@ -4,12 +4,26 @@
  */
 import { OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+import { BUILT_APART_EXTERNALS } from './after-bundling.mjs';
+
+/** The project root: NodejsFunction runs esbuild there, and so does the benchmark (esbuild's working directory). */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** Node.js major of the Lambda runtime; the esbuild target follows it. */
 export const NODE_MAJOR = 22;
 
 /** Lazily required media packages of Baileys: never loaded by a pin, kept out of the bundle. */
 export const EXTERNAL_MODULES = ['sharp', 'jimp', 'link-preview-js', 'audio-decode', 'music-metadata'];
+
+/**
+ * Left out of index.mjs and rebuilt beside it by infra/after-bundling.mjs, so that import compiles only what a pin
+ * uses: WAProto (each protobuf type compiled on first use) and whatsapp-rust-bridge (its WebAssembly in files).
+ */
+export const BUILT_APART = BUILT_APART_EXTERNALS;
+
+/** Import substitution, relative to the project root: Baileys' entry without its star export of WAProto (see the file). */
+export const BAILEYS_ALIAS = ['@whiskeysockets/baileys', './infra/baileys-entry.mjs'] as const;
 
 /** ESM output still meets CommonJS code that calls `require`: give it a real one. */
 export const ESM_REQUIRE_BANNER =
@@ -18,6 +32,10 @@ export const ESM_REQUIRE_BANNER =
 /** esbuild target of the bundle (`node22`). */
 export const TARGET = `node${NODE_MAJOR}`;
 const MAIN_FIELDS = ['module', 'main'];
+
+/** The afterBundling step of infra and bench: `node infra/after-bundling.mjs <index.mjs> --target node22`. */
+export const afterBundlingCommand = (inputDir: string, outputDir: string) =>
+  `node "${inputDir}/infra/after-bundling.mjs" "${outputDir}/index.mjs" --target ${TARGET}`;
 
 /** Plain esbuild options: `esbuild.build({ ...esbuildOptions, entryPoints, outfile })`. */
 export const esbuildOptions: BuildOptions = {
@@ -30,7 +48,9 @@ export const esbuildOptions: BuildOptions = {
   sourcesContent: false,
   mainFields: MAIN_FIELDS,
   banner: { js: ESM_REQUIRE_BANNER },
-  external: EXTERNAL_MODULES,
+  external: [...EXTERNAL_MODULES, ...BUILT_APART],
+  alias: { [BAILEYS_ALIAS[0]]: BAILEYS_ALIAS[1] },
+  absWorkingDir: PROJECT_ROOT,
 };
 
 /**
@@ -41,8 +61,8 @@ export const lambdaBundling: BundlingOptions = {
   commandHooks: {
     beforeBundling: () => [],
     beforeInstall: () => [],
-    // Measured: −50 ms cold import (of ~500) and −0.2 MB zipped; see infra/extract-wasm.mjs.
-    afterBundling: (inputDir: string, outputDir: string) => [`node "${inputDir}/infra/extract-wasm.mjs" "${outputDir}/index.mjs"`],
+    // WAProto compiled type by type on first use, the bridge's WebAssembly as files, built-ins by require: see the script.
+    afterBundling: (inputDir: string, outputDir: string) => [afterBundlingCommand(inputDir, outputDir)],
   },
   format: OutputFormat.ESM,
   target: TARGET,
@@ -52,6 +72,7 @@ export const lambdaBundling: BundlingOptions = {
   sourcesContent: false,
   mainFields: MAIN_FIELDS,
   banner: ESM_REQUIRE_BANNER,
-  externalModules: EXTERNAL_MODULES,
+  externalModules: [...EXTERNAL_MODULES, ...BUILT_APART],
+  esbuildArgs: { '--alias': `${BAILEYS_ALIAS[0]}=${BAILEYS_ALIAS[1]}` },
   bundleAwsSDK: true,
 };

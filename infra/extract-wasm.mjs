@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Moves the WebAssembly modules that whatsapp-rust-bridge inlines as base64 string literals (two copies,
-// SIMD and not, ~1.9 MB of JavaScript source) out of the bundle into .wasm files beside it. V8 then
-// no longer scans them as part of the module at cold start, only the copy actually used is read, and the
-// binary zips smaller than its base64. Runs after bundling (NodejsFunction commandHooks, benchmark).
+// Moves WebAssembly modules inlined as base64 string literals out of a bundle into .wasm files beside it. V8 then
+// no longer scans them as part of the module at cold start, only the copy actually used is read, and the binary
+// zips smaller than its base64. whatsapp-rust-bridge, the one such package today, is built apart and hands its
+// modules over as bytes (infra/after-bundling.mjs); this step, run by after-bundling.mjs on index.mjs, only
+// catches a package that starts inlining WebAssembly later.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 

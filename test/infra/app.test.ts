@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SIDE_FILES } from '../../infra/after-bundling.mjs';
 import { EXTERNAL_MODULES } from '../../infra/bundling.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -44,6 +45,9 @@ describe('cdk synth (the CLI, offline, as an operator runs it)', () => {
       expect(sources.some((s) => s.includes('node_modules/@aws-sdk/client-secrets-manager/'))).toBe(true);
       expect(sources.some((s) => s.includes('node_modules/@aws-sdk/client-sqs/'))).toBe(true); // the dead-letter queue adapter
       for (const external of EXTERNAL_MODULES) expect(sources.filter((s) => s.includes(`node_modules/${external}/`))).toEqual([]);
+      // The afterBundling hook ran: WAProto and the bridge are beside index.mjs, built apart (infra/after-bundling.mjs)
+      expect(readdirSync(join(outdir, asset)).sort()).toEqual(['index.mjs', 'index.mjs.map', ...SIDE_FILES].sort());
+      expect(sources.filter((s) => s.includes('WAProto/') || s.includes('whatsapp-rust-bridge/'))).toEqual([]);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
