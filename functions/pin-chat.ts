@@ -7,7 +7,6 @@ import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SqsFifoMessageGroupShortCircuitError, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { Context, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { ValidationError } from '../lib/errors.js';
@@ -29,7 +28,7 @@ const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,
   new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
 );
-const deadLetters = config.deadLetterQueueUrl ? new DeadLetterQueue(config.deadLetterQueueUrl, new SQSClient({})) : undefined;
+const deadLetters = config.deadLetterQueueUrl ? new DeadLetterQueue(config.deadLetterQueueUrl) : undefined;
 if (config.stage) metrics.setDefaultDimensions({ stage: config.stage });
 
 /** Percent-decodes once (API Gateway may hand over `%40`); a value that does not decode is kept as is and fails validation. */
