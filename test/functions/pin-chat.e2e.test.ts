@@ -168,11 +168,17 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     expect(world.sim.chatState(world.account.phoneNumber, ours)).toMatchObject({ pinned: true });
   });
 
-  it('another call holding the device → 409 with Retry-After', async () => {
-    await world.link('busy');
+  it('another call holds the device past this one\'s budget → it waits its turn, then 409 with Retry-After, nothing sent', async () => {
+    // Prepare: a holder that keeps the device 30 s; this call has 7 s (it withdraws 4 s before its deadline)
+    const linked = await world.link('busy');
     await world.store.acquireLease('busy', 'another-invocation', 30);
-    const answer = await postAs('busy', true);
+    const started = Date.now();
+    // Act
+    const answer = await postAs('busy', true, CHAT, 7_000);
+    // Assess
     expect(answer).toMatchObject({ status: 409, body: { code: '409', message: 'device is busy, retry later' } });
     expect(Number(answer.headers?.['Retry-After'])).toBeGreaterThanOrEqual(1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
+    expect(world.sim.connections(linked.deviceJid).total).toBe(0);
   });
 });
