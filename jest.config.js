@@ -15,4 +15,7 @@ export default {
   setupFilesAfterEnv: ['<rootDir>/test/support/log-capture-setup.ts'],
   reporters: ['default', '<rootDir>/test/support/log-capture-reporter.ts'],
   testTimeout: 30000,
+  // Two workers on a 2-core machine: most suites wait on the simulator, DynamoDB Local (another process)
+  // or child processes, so two of them overlap (jest's default is cores − 1: one).
+  maxWorkers: 2,
 };
