@@ -19,6 +19,7 @@ beforeAll(async () => {
   // Every device of this file is linked to one simulated account, whose pinned chats add up across the
   // rows: no pin cap here (test/functions/pin-cap.e2e.test.ts has the cap, on accounts of its own).
   world = await startHandlerWorld({ DEFAULT_DEVICE_ID: 'default', MAX_PINNED_CHATS: '0' });
+  world.sim.phone(world.account.phoneNumber).pinLimit = undefined; // nor on its phone, which would unpin the oldest
   await world.link('default');
 });
 afterAll(async () => {
@@ -180,5 +181,30 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     expect(Number(answer.headers?.['Retry-After'])).toBeGreaterThanOrEqual(1);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_500);
     expect(world.sim.connections(linked.deviceJid).total).toBe(0);
+  });
+});
+
+describe('every entry point takes the device\'s turn the same way', () => {
+  it('an HTTP call, a direct invocation and an SQS record on one device at once: each served, over one login', async () => {
+    // Prepare: three instances; three chats on WhatsApp
+    const linked = await world.link('entry-points');
+    const chats = ['15550800001', '15550800002', '15550800003'].map((n) => (world.sim.registerNumber(n), `${n}@s.whatsapp.net`));
+    const [http, direct, sqs] = [await coldHandler(), await coldHandler(), await coldHandler()];
+    const directEvent = { ...loadEvent('direct', 'pin'), chat_jid: chats[1], device_id: 'entry-points' };
+    const sqsEvent = loadEvent('sqs', 'pin');
+    sqsEvent.Records[0]!.body = JSON.stringify({ chat_jid: chats[2], pinned: true, device_id: 'entry-points' });
+    sqsEvent.Records[0]!.attributes.MessageGroupId = 'entry-points';
+    // Act
+    const [httpAnswer, directAnswer, sqsAnswer] = await Promise.all([
+      postPin(http, { deviceId: 'entry-points', chatJid: chats[0]!, pinned: true }),
+      direct(directEvent, lambdaContext(29_000)),
+      sqs(sqsEvent, lambdaContext(29_000)),
+    ]);
+    // Assess
+    expect(httpAnswer.status).toBe(200);
+    expect(directAnswer).toMatchObject({ code: 'SUCCESS', results: { chat_jid: chats[1], pinned: true } });
+    expect(sqsAnswer).toEqual({ batchItemFailures: [] });
+    for (const chat of chats) expect(world.sim.chatState(world.account.phoneNumber, chat)?.pinned).toBe(true);
+    expect(world.sim.connections(linked.deviceJid).total).toBe(1);
   });
 });
