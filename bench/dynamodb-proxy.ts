@@ -1,14 +1,32 @@
-/** A loopback HTTP proxy in front of DynamoDB Local that counts the requests and bytes of a child process. */
+/**
+ * A loopback HTTP proxy in front of DynamoDB Local that counts the requests, bytes and capacity units of a child process.
+ * Capacity: the proxy adds `ReturnConsumedCapacity: TOTAL` to each data request that does not ask for it, and sums what
+ * DynamoDB Local answers (it applies DynamoDB's rules: 1 write unit per KB of the larger of the item before and after, 1
+ * strongly consistent read unit per 4 KB, transactional writes double). The added request and answer bytes are not counted.
+ */
 import { createServer, request as forward, type Server } from 'node:http';
 
 export interface DynamoDbCounts {
   requests: number;
   byOperation: Record<string, number>;
+  /** Request bodies as the client sent them. */
   requestBytes: number;
+  /** Answer bodies, less the ConsumedCapacity the proxy asked for. */
   responseBytes: number;
+  /** Read request units (on-demand), as DynamoDB Local accounted them. */
+  readUnits: number;
+  /** Write request units (on-demand; a transactional write counts double), as DynamoDB Local accounted them or estimated. */
+  writeUnits: number;
+  /** Requests whose units were estimated from their bytes (failed writes: no ConsumedCapacity in an error answer). */
+  estimatedUnits: number;
   /** In order: each operation, with the sort keys it named for BatchGetItem (item names, no values). */
   log: string[];
 }
+
+const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+const empty = (): DynamoDbCounts => ({ requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0, log: [] });
 
 /** The sort keys a BatchGetItem asks for (e.g. `k#session#491701234567.0`): what a pin reads beyond its load. */
 function readKeys(operation: string, body: Buffer): string {
@@ -22,6 +40,50 @@ function readKeys(operation: string, body: Buffer): string {
   }
 }
 
+/** The request to forward: with `ReturnConsumedCapacity: TOTAL` for a data operation that did not ask for capacity. */
+export function withCapacity(operation: string, body: Buffer): { body: Buffer; injected: boolean } {
+  if (!READS.has(operation) && !WRITES.has(operation)) return { body, injected: false };
+  try {
+    const input = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+    if (input.ReturnConsumedCapacity !== undefined && input.ReturnConsumedCapacity !== 'NONE') return { body, injected: false };
+    return { body: Buffer.from(JSON.stringify({ ...input, ReturnConsumedCapacity: 'TOTAL' })), injected: true };
+  } catch {
+    return { body, injected: false };
+  }
+}
+
+type Capacity = { CapacityUnits?: number };
+
+/**
+ * Units of one answered request and the answer's size without the capacity the proxy asked for. A failed write (a
+ * condition that did not hold, a cancelled transaction) has no ConsumedCapacity in its answer, yet DynamoDB charges it:
+ * estimated as 1 unit per KB of the request (at least 1), doubled for a transaction.
+ */
+export function unitsOf(operation: string, request: Buffer, status: number, answer: Buffer, injected: boolean): { read: number; write: number; estimated: boolean; answerBytes: number } {
+  const read = READS.has(operation);
+  const write = WRITES.has(operation);
+  if (!read && !write) return { read: 0, write: 0, estimated: false, answerBytes: answer.length };
+  let parsed: { ConsumedCapacity?: Capacity | Capacity[] } | undefined;
+  try {
+    parsed = JSON.parse(answer.toString('utf8')) as typeof parsed;
+  } catch {
+    parsed = undefined;
+  }
+  const consumed = parsed?.ConsumedCapacity;
+  if (status === 200 && consumed !== undefined) {
+    const units = (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
+    let answerBytes = answer.length;
+    if (injected) {
+      const { ConsumedCapacity: _, ...rest } = parsed!;
+      answerBytes -= Buffer.byteLength(JSON.stringify(parsed)) - Buffer.byteLength(JSON.stringify(rest));
+    }
+    return { read: read ? units : 0, write: write ? units : 0, estimated: false, answerBytes };
+  }
+  if (!write || status === 200) return { read: 0, write: 0, estimated: false, answerBytes: answer.length };
+  const units = Math.max(1, Math.ceil(request.length / 1024)) * (operation === 'TransactWriteItems' ? 2 : 1);
+  return { read: 0, write: units, estimated: true, answerBytes: answer.length };
+}
+
 export interface DynamoDbProxy {
   /** For AWS_ENDPOINT_URL_DYNAMODB. */
   endpoint: string;
@@ -32,30 +94,44 @@ export interface DynamoDbProxy {
 
 export async function startDynamoDbProxy(targetEndpoint: string): Promise<DynamoDbProxy> {
   const target = new URL(targetEndpoint);
-  let counts: DynamoDbCounts = { requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, log: [] };
+  let counts = empty();
   const server: Server = createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
     incoming.on('end', () => {
       const body = Buffer.concat(chunks);
       const operation = String(incoming.headers['x-amz-target'] ?? 'unknown').split('.').pop()!;
-      counts.requests++;
-      counts.byOperation[operation] = (counts.byOperation[operation] ?? 0) + 1;
-      counts.requestBytes += body.length;
-      counts.log.push(readKeys(operation, body));
+      const current = counts;
+      current.requests++;
+      current.byOperation[operation] = (current.byOperation[operation] ?? 0) + 1;
+      current.requestBytes += body.length;
+      current.log.push(readKeys(operation, body));
+      const sent = withCapacity(operation, body);
       const upstream = forward(
-        { hostname: target.hostname, port: target.port, method: incoming.method, path: incoming.url, headers: incoming.headers },
+        {
+          hostname: target.hostname,
+          port: target.port,
+          method: incoming.method,
+          path: incoming.url,
+          headers: { ...incoming.headers, 'content-length': String(sent.body.length) },
+        },
         (response) => {
-          outgoing.writeHead(response.statusCode ?? 502, response.headers);
-          response.on('data', (chunk: Buffer) => {
-            counts.responseBytes += chunk.length;
-            outgoing.write(chunk);
+          const answer: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => answer.push(chunk));
+          response.on('end', () => {
+            const whole = Buffer.concat(answer);
+            const units = unitsOf(operation, body, response.statusCode ?? 0, whole, sent.injected);
+            current.responseBytes += units.answerBytes;
+            current.readUnits += units.read;
+            current.writeUnits += units.write;
+            if (units.estimated) current.estimatedUnits++;
+            outgoing.writeHead(response.statusCode ?? 502, response.headers);
+            outgoing.end(whole);
           });
-          response.on('end', () => outgoing.end());
         },
       );
       upstream.on('error', () => outgoing.writeHead(502).end());
-      upstream.end(body);
+      upstream.end(sent.body);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -63,7 +139,7 @@ export async function startDynamoDbProxy(targetEndpoint: string): Promise<Dynamo
   return {
     endpoint: `http://127.0.0.1:${port}`,
     counts: () => structuredClone(counts),
-    reset: () => void (counts = { requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, log: [] }),
+    reset: () => void (counts = empty()),
     stop: () => {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));

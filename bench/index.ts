@@ -2,21 +2,27 @@
  * `npm run bench`: runs every benchmark in turn and writes bench/results.json.
  * 1. session store: requests and bytes of a pin-shaped session load/commit (bench/session-store-bench.ts);
  * 2. bundles: the Lambda bundle of functions/pin-chat.ts and the naive script's, sizes and cold imports;
- * 3. pins: ours cold and warm against the naive script, at 0 and 50 ms latency (bench/pin-bench.ts).
- * Knobs (env): BENCH_PINS (20), BENCH_IMPORTS (10), BENCH_LATENCIES ("0,50"), BENCH_LATENCY_MODEL ("proxy": a pipelined
- * delay per frame in a proxy; "sim": the simulator's latency fault, which delays frame after frame, so bursts pay per frame).
+ * 3. pins: ours cold and warm against the naive script, idle-warm, busy, account sizes and the first pin after linking,
+ *    at 0, 25 and 50 ms latency (bench/pin-bench.ts); then the targets and the cost per million pins (bench/report.ts).
+ * Knobs (env): BENCH_PINS (20), BENCH_HEAVY_PINS (10: busy, sizes), BENCH_FIRST_PINS (3), BENCH_IMPORTS (10),
+ * BENCH_LATENCIES ("0,25,50"), BENCH_VARIANTS (all; e.g. "ours-cold,size-0,size-10k"), BENCH_LATENCY_MODEL ("proxy": a
+ * pipelined delay per frame in a proxy; "sim": the simulator's latency fault, which delays frame after frame, so bursts pay per frame).
  */
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { bundle, coldImport, type ColdImport } from './bundles.js';
-import { killBenchChildren, pinBench, type PinSample, type Variant } from './pin-bench.js';
+import { killBenchChildren, pinBench, VARIANTS, type PinSample, type Variant } from './pin-bench.js';
+import { report } from './report.js';
 import { sessionStoreBench } from './session-store-bench.js';
 
 const PINS = Number(process.env.BENCH_PINS ?? 20);
 const IMPORTS = Number(process.env.BENCH_IMPORTS ?? 10);
-const LATENCIES = (process.env.BENCH_LATENCIES ?? '0,50').split(',').map(Number);
+const HEAVY_PINS = Number(process.env.BENCH_HEAVY_PINS ?? Math.min(PINS, 10));
+const FIRST_PINS = Number(process.env.BENCH_FIRST_PINS ?? 3);
+const LATENCIES = (process.env.BENCH_LATENCIES ?? '0,25,50').split(',').map(Number);
+const SELECTED = process.env.BENCH_VARIANTS?.split(',').map((name) => name.trim()).filter((name): name is Variant => (VARIANTS as readonly string[]).includes(name));
 const LATENCY_MODEL = process.env.BENCH_LATENCY_MODEL === 'sim' ? 'sim' : 'proxy';
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 
@@ -24,8 +30,13 @@ const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
 /** Nearest-rank percentile; NaN for no values. */
 const percentile = (values: number[], p: number) => (values.length ? sorted(values)[Math.max(0, Math.ceil(p * values.length) - 1)]! : Number.NaN);
 const median = (values: number[]) => percentile(values, 0.5);
+const mean = (values: number[]) => (values.length ? values.reduce((sum, value) => sum + value, 0) / values.length : Number.NaN);
 const round = (value: number, digits = 0) => (Number.isFinite(value) ? Number(value.toFixed(digits)) : null);
 const mostCommon = (values: string[]) => [...values.reduce((m, v) => m.set(v, (m.get(v) ?? 0) + 1), new Map<string, number>())].sort((a, b) => b[1] - a[1])[0]?.[0];
+
+/** Runs of one operation as one step: `BatchWriteItem ×400`. */
+const collapse = (log: string[]) =>
+  log.reduce<Array<[string, number]>>((steps, step) => (steps.at(-1)?.[0] === step ? (steps.at(-1)![1]++, steps) : [...steps, [step, 1]]), []).map(([step, n]) => (n > 1 ? `${step} ×${n}` : step));
 
 function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
   const ok = samples.filter((sample) => sample.ok);
@@ -51,7 +62,20 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     stanzasOut: round(median(of((sample) => sample.stanzasOut))),
     dynamodbBytesSent: round(median(of((sample) => sample.dynamodb.requestBytes))),
     dynamodbBytesReceived: round(median(of((sample) => sample.dynamodb.responseBytes))),
-    dynamodbSequence: mostCommon(ok.map((sample) => sample.dynamodb.log.join(' > '))),
+    readUnits: round(median(of((sample) => sample.dynamodb.readUnits)), 1),
+    writeUnits: round(median(of((sample) => sample.dynamodb.writeUnits)), 1),
+    /** Means over the measured pins: what the cost per pin is computed from. */
+    means: {
+      handlerMs: round(mean(of((sample) => sample.handlerMs)), 1),
+      initMs: round(mean(of((sample) => sample.initMs)), 1),
+      readUnits: round(mean(of((sample) => sample.dynamodb.readUnits)), 2),
+      writeUnits: round(mean(of((sample) => sample.dynamodb.writeUnits)), 2),
+      secretsCalls: round(mean(of((sample) => sample.secretsCalls)), 2),
+      logBytes: round(mean(of((sample) => sample.logBytes))),
+      dynamodbRequests: round(mean(of((sample) => sample.dynamodb.requests)), 1),
+    },
+    estimatedUnitRequests: ok.reduce((sum, sample) => sum + sample.dynamodb.estimatedUnits, 0),
+    dynamodbSequence: mostCommon(ok.map((sample) => collapse(sample.dynamodb.log).join(' > '))),
     dynamodbOperations: byOperation.length ? (JSON.parse(mostCommon(byOperation)!) as Record<string, number>) : {},
     minMs: round(Math.min(...of((sample) => sample.wallMs))),
     initMsMedian: round(median(of((sample) => sample.initMs))),
@@ -67,8 +91,8 @@ const ratio = (ours: number | null | undefined, naive: number | null | undefined
 function ratios(runs: Run[]) {
   return [...new Set(runs.map((run) => run.latencyMs))].flatMap((latencyMs) => {
     const find = (variant: Variant) => runs.find((run) => run.latencyMs === latencyMs && run.variant === variant);
-    const pairs: Array<[Variant, Variant]> = [['ours-cold', 'naive'], ['ours-warm', 'naive'], ['ours-warm', 'naive-warm']];
-    return pairs.map(([ours, naive]) => {
+    const pairs: Array<[Variant, Variant]> = [['ours-cold', 'naive'], ['ours-warm', 'naive'], ['ours-warm', 'naive-warm'], ['idle-warm', 'naive-warm'], ['busy', 'ours-cold'], ['size-10k', 'size-0']];
+    return pairs.filter(([ours, naive]) => find(ours) && find(naive)).map(([ours, naive]) => {
       const [a, b] = [find(ours), find(naive)];
       return {
         latencyMs,
@@ -157,7 +181,10 @@ async function main() {
     );
     console.log(`import ours/naive: wall ${bundleFigures.importRatio}, CPU ${bundleFigures.importCpuMsMedian}/${bundleFigures.naiveImportCpuMsMedian} ms = ${bundleFigures.importCpuRatio} (medians of ${IMPORTS} fresh Node 22 processes each)\n`);
 
-    const samples = await pinBench({ dynamodbEndpoint: dynamodb.endpoint, runnerFile: runner.file, naiveFile: naive.file, latencies: LATENCIES, pins: PINS, latencyModel: LATENCY_MODEL, print: console.log });
+    const samples = await pinBench({
+      dynamodbEndpoint: dynamodb.endpoint, runnerFile: runner.file, naiveFile: naive.file, latencies: LATENCIES, pins: PINS, heavyPins: HEAVY_PINS, firstPins: FIRST_PINS,
+      ...(SELECTED?.length && { variants: SELECTED }), latencyModel: LATENCY_MODEL, print: console.log,
+    });
     const runs = samples.map(({ latencyMs, variant, samples: pins }) => summarise(latencyMs, variant, pins));
     // Round trips are a property of the code path; without latency their timing cannot tell concurrency from
     // sequence, so a 0 ms run reports the count measured with latency and keeps its own as an upper bound.
@@ -167,11 +194,11 @@ async function main() {
       if (!reference) continue;
       Object.assign(run, { roundTripsUpperBoundAt0Ms: run.roundTrips, roundTripPathAt0Ms: run.roundTripPath, roundTrips: reference.roundTrips, roundTripPath: reference.roundTripPath, roundTripsMeasuredAtMs: reference.latencyMs });
     }
-    console.log(`\npins (medians; p50/p95 of wall time; ${PINS} per variant and latency)`);
+    console.log(`\npins (medians; p50/p95 of wall time; ${PINS} per light variant and latency, ${HEAVY_PINS} busy and size-*, ${FIRST_PINS} first-pin-10k; ddb bytes sent/received per pin)`);
     console.log(
       table(
         runs.map((run) => ({ ...run, ok: `${run.pins - run.failures}/${run.pins}`, 'ddb bytes': `${run.dynamodbBytesSent ?? 0}/${run.dynamodbBytesReceived ?? 0}` })),
-        ['latencyMs', 'variant', 'ok', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
+        ['latencyMs', 'variant', 'ok', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'readUnits', 'writeUnits', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
       ),
     );
     for (const run of runs) {
@@ -184,11 +211,16 @@ async function main() {
     const ratioRows = ratios(runs);
     console.log('\nratios ours/naive');
     console.log(table(ratioRows, ['latencyMs', 'ours', 'naive', 'roundTrips', 'stanzas', 'p50Ms', 'p95Ms', 'peakRssMb']));
+    const extra = report(runs, samples, table, console.log);
 
     const results = {
       bundle: bundleFigures,
       runs,
       ratios: ratioRows,
+      targets: extra.targets,
+      cost: extra.cost,
+      accounts: samples.map(({ latencyMs, variant, account, settle }) => ({ latencyMs, variant, ...account, ...(settle && { settle }) })),
+      busyBacklog: samples.filter((result) => result.variant === 'busy').map(({ latencyMs, samples: pins }) => ({ latencyMs, afterEachCall: pins.map((pin) => pin.backlog) })),
       sessionStore,
       method: {
         startedAt,
@@ -202,7 +234,8 @@ async function main() {
             : "the simulator's latency fault: every frame delayed in turn, both ways (a burst of n frames pays n delays)",
         roundTrips: 'see bench/round-trips.ts: longest chain of requests each sent after the previous answer reached the client (Noise hello, Noise finish, IQs); exact with latency, an upper bound at 0 ms',
         wallMs: 'ours-cold and naive: process spawn → answer; warm variants: invocation → answer',
-        dynamodb: 'counted by an HTTP proxy in front of DynamoDB Local, per pin',
+        dynamodb: 'counted by an HTTP proxy in front of DynamoDB Local, per pin; request units from the ConsumedCapacity DynamoDB Local answers (the proxy asks for it; those bytes are not counted)',
+        variants: 'see bench/pin-bench.ts: every ours device has done one unmeasured pin first (its full sync); each pin toggles its chat so that every measured pin sends a patch',
         oursCold: 'runs bench/.build/pin-runner (functions/pin-chat.ts bundled with a bench wrapper that sets the simulator root key inside the bundle)',
       },
     };

@@ -65,6 +65,8 @@ export interface WireProxy {
   /** Every connection accepted since the last reset, in order of acceptance. */
   connections: WireConnection[];
   reset(): void;
+  /** Closes every live connection at once, both sides (as when a connection dies while a warm instance idles). */
+  drop(): void;
   stop(): Promise<void>;
 }
 
@@ -108,6 +110,9 @@ export async function startWireProxy(targetUrl: string): Promise<WireProxy> {
     latencyMs: 0,
     connections: [],
     reset: () => void (proxy.connections = []),
+    drop: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     stop: async () => {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -47,3 +47,18 @@ describe('wire proxy', () => {
     expect(received[5]! - received[0]!).toBeLessThan(100); // a burst is not delayed frame after frame (that would be ≥ 200 ms)
   });
 });
+
+describe('wire proxy drop', () => {
+  it('closes every live connection, as when a warm link dies while idle', async () => {
+    // Prepare
+    proxy.latencyMs = 0;
+    const ws = new WebSocket(proxy.url);
+    await once(ws, 'open');
+    const closed = once(ws, 'close');
+    // Act
+    proxy.drop();
+    // Assess
+    await closed;
+    expect(ws.readyState).toBe(WebSocket.CLOSED);
+  });
+});
