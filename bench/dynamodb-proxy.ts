@@ -1,8 +1,11 @@
 /**
  * A loopback HTTP proxy in front of DynamoDB Local that counts the requests, bytes and capacity units of a child process.
  * Capacity: the proxy adds `ReturnConsumedCapacity: TOTAL` to each data request that does not ask for it, and sums what
- * DynamoDB Local answers (it applies DynamoDB's rules: 1 write unit per KB of the larger of the item before and after, 1
- * strongly consistent read unit per 4 KB, transactional writes double). The added request and answer bytes are not counted.
+ * DynamoDB Local answers: it applies DynamoDB's rules to single-item and batch operations (1 write unit per KB of the
+ * larger of the item before and after, 1 strongly consistent read unit per 4 KB, per item in a batch, summed over a
+ * Query's items). Not to transactions (it charges 2 units for 3 small items): TransactWriteItems is counted from its
+ * request, 2 units per KB of each item (a Put's item; an Update's values, at least 1 KB: it updates the small lease item;
+ * a Delete or condition check, 1). The added request and answer bytes are not counted.
  */
 import { createServer, request as forward, type Server } from 'node:http';
 
@@ -53,11 +56,47 @@ export function withCapacity(operation: string, body: Buffer): { body: Buffer; i
 }
 
 type Capacity = { CapacityUnits?: number };
+type Value = { S?: string; N?: string; B?: string; BOOL?: boolean; NULL?: boolean; SS?: string[]; NS?: string[]; BS?: string[]; L?: Value[]; M?: Record<string, Value> };
+
+const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
+/** A number's stored size: about one byte per two significant digits, plus one. */
+const numberBytes = (n: string) => Math.ceil(n.replace(/^-|[.]|e.*$/gi, '').replace(/^0+|0+$/g, '').length / 2) + 1;
+
+/** DynamoDB's size of an attribute value (docs: "Item sizes and formats"). */
+function valueBytes(value: Value): number {
+  if (value.S !== undefined) return utf8(value.S);
+  if (value.N !== undefined) return numberBytes(value.N);
+  if (value.B !== undefined) return Buffer.from(value.B, 'base64').length;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  if (value.SS) return value.SS.reduce((sum, item) => sum + utf8(item), 0);
+  if (value.NS) return value.NS.reduce((sum, item) => sum + numberBytes(item), 0);
+  if (value.BS) return value.BS.reduce((sum, item) => sum + Buffer.from(item, 'base64').length, 0);
+  if (value.L) return 3 + value.L.reduce((sum, item) => sum + 1 + valueBytes(item), 0);
+  if (value.M) return 3 + Object.entries(value.M).reduce((sum, [name, item]) => sum + 1 + utf8(name) + valueBytes(item), 0);
+  return 0;
+}
+
+/** DynamoDB's size of an item: attribute names and values. */
+export function itemBytes(item: Record<string, Value>): number {
+  return Object.entries(item).reduce((sum, [name, value]) => sum + utf8(name) + valueBytes(value), 0);
+}
+
+type TransactItem = { Put?: { Item: Record<string, Value> }; Update?: { Key: Record<string, Value>; ExpressionAttributeValues?: Record<string, Value> }; Delete?: unknown; ConditionCheck?: unknown };
+
+/** Write units of a TransactWriteItems from its request: 2 per KB of each item, rounded up per item. */
+export function transactionWriteUnits(request: { TransactItems?: TransactItem[] }): number {
+  const kbOf = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
+  return (request.TransactItems ?? []).reduce((sum, item) => {
+    if (item.Put) return sum + 2 * kbOf(itemBytes(item.Put.Item));
+    if (item.Update) return sum + 2 * kbOf(itemBytes(item.Update.Key) + itemBytes(item.Update.ExpressionAttributeValues ?? {}));
+    return sum + 2;
+  }, 0);
+}
 
 /**
  * Units of one answered request and the answer's size without the capacity the proxy asked for. A failed write (a
  * condition that did not hold, a cancelled transaction) has no ConsumedCapacity in its answer, yet DynamoDB charges it:
- * estimated as 1 unit per KB of the request (at least 1), doubled for a transaction.
+ * estimated as 1 unit per KB of the request (at least 1), a transaction as above.
  */
 export function unitsOf(operation: string, request: Buffer, status: number, answer: Buffer, injected: boolean): { read: number; write: number; estimated: boolean; answerBytes: number } {
   const read = READS.has(operation);
@@ -71,7 +110,14 @@ export function unitsOf(operation: string, request: Buffer, status: number, answ
   }
   const consumed = parsed?.ConsumedCapacity;
   if (status === 200 && consumed !== undefined) {
-    const units = (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
+    let units = (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
+    if (operation === 'TransactWriteItems') {
+      try {
+        units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: TransactItem[] });
+      } catch {
+        // keep DynamoDB Local's figure
+      }
+    }
     let answerBytes = answer.length;
     if (injected) {
       const { ConsumedCapacity: _, ...rest } = parsed!;
@@ -80,7 +126,14 @@ export function unitsOf(operation: string, request: Buffer, status: number, answ
     return { read: read ? units : 0, write: write ? units : 0, estimated: false, answerBytes };
   }
   if (!write || status === 200) return { read: 0, write: 0, estimated: false, answerBytes: answer.length };
-  const units = Math.max(1, Math.ceil(request.length / 1024)) * (operation === 'TransactWriteItems' ? 2 : 1);
+  let units = Math.max(1, Math.ceil(request.length / 1024));
+  if (operation === 'TransactWriteItems') {
+    try {
+      units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: TransactItem[] });
+    } catch {
+      units *= 2;
+    }
+  }
   return { read: 0, write: units, estimated: true, answerBytes: answer.length };
 }
 
