@@ -8,6 +8,7 @@
  * a Delete or condition check, 1). The added request and answer bytes are not counted.
  */
 import { createServer, request as forward, type Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 export interface DynamoDbCounts {
   requests: number;
@@ -22,6 +23,8 @@ export interface DynamoDbCounts {
   writeUnits: number;
   /** Requests whose units were estimated from their bytes (failed writes: no ConsumedCapacity in an error answer). */
   estimatedUnits: number;
+  /** Wall time with at least one request in flight (DynamoDB Local's speed, not DynamoDB's). */
+  inFlightMs: number;
   /** In order: each operation, with the sort keys it named for BatchGetItem (item names, no values). */
   log: string[];
 }
@@ -29,7 +32,7 @@ export interface DynamoDbCounts {
 const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
 const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
 
-const empty = (): DynamoDbCounts => ({ requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0, log: [] });
+const empty = (): DynamoDbCounts => ({ requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0, inFlightMs: 0, log: [] });
 
 /** The sort keys a BatchGetItem asks for (e.g. `k#session#491701234567.0`): what a pin reads beyond its load. */
 function readKeys(operation: string, body: Buffer): string {
@@ -84,9 +87,9 @@ export function itemBytes(item: Record<string, Value>): number {
 type TransactItem = { Put?: { Item: Record<string, Value> }; Update?: { Key: Record<string, Value>; ExpressionAttributeValues?: Record<string, Value> }; Delete?: unknown; ConditionCheck?: unknown };
 
 /** Write units of a TransactWriteItems from its request: 2 per KB of each item, rounded up per item. */
-export function transactionWriteUnits(request: { TransactItems?: TransactItem[] }): number {
+export function transactionWriteUnits(request: { TransactItems?: readonly object[] }): number {
   const kbOf = (bytes: number) => Math.max(1, Math.ceil(bytes / 1024));
-  return (request.TransactItems ?? []).reduce((sum, item) => {
+  return ((request.TransactItems ?? []) as TransactItem[]).reduce((sum, item) => {
     if (item.Put) return sum + 2 * kbOf(itemBytes(item.Put.Item));
     if (item.Update) return sum + 2 * kbOf(itemBytes(item.Update.Key) + itemBytes(item.Update.ExpressionAttributeValues ?? {}));
     return sum + 2;
@@ -113,7 +116,7 @@ export function unitsOf(operation: string, request: Buffer, status: number, answ
     let units = (Array.isArray(consumed) ? consumed : [consumed]).reduce((sum, entry) => sum + (entry.CapacityUnits ?? 0), 0);
     if (operation === 'TransactWriteItems') {
       try {
-        units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: TransactItem[] });
+        units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: object[] });
       } catch {
         // keep DynamoDB Local's figure
       }
@@ -129,7 +132,7 @@ export function unitsOf(operation: string, request: Buffer, status: number, answ
   let units = Math.max(1, Math.ceil(request.length / 1024));
   if (operation === 'TransactWriteItems') {
     try {
-      units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: TransactItem[] });
+      units = transactionWriteUnits(JSON.parse(request.toString('utf8')) as { TransactItems?: object[] });
     } catch {
       units *= 2;
     }
@@ -148,6 +151,8 @@ export interface DynamoDbProxy {
 export async function startDynamoDbProxy(targetEndpoint: string): Promise<DynamoDbProxy> {
   const target = new URL(targetEndpoint);
   let counts = empty();
+  let inFlight = 0;
+  let busySince = 0;
   const server: Server = createServer((incoming, outgoing) => {
     const chunks: Buffer[] = [];
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -160,6 +165,7 @@ export async function startDynamoDbProxy(targetEndpoint: string): Promise<Dynamo
       current.requestBytes += body.length;
       current.log.push(readKeys(operation, body));
       const sent = withCapacity(operation, body);
+      if (inFlight++ === 0) busySince = performance.now();
       const upstream = forward(
         {
           hostname: target.hostname,
@@ -173,6 +179,7 @@ export async function startDynamoDbProxy(targetEndpoint: string): Promise<Dynamo
           response.on('data', (chunk: Buffer) => answer.push(chunk));
           response.on('end', () => {
             const whole = Buffer.concat(answer);
+            if (--inFlight === 0) current.inFlightMs += performance.now() - busySince;
             const units = unitsOf(operation, body, response.statusCode ?? 0, whole, sent.injected);
             current.responseBytes += units.answerBytes;
             current.readUnits += units.read;
@@ -183,7 +190,10 @@ export async function startDynamoDbProxy(targetEndpoint: string): Promise<Dynamo
           });
         },
       );
-      upstream.on('error', () => outgoing.writeHead(502).end());
+      upstream.on('error', () => {
+        if (--inFlight === 0) current.inFlightMs += performance.now() - busySince;
+        outgoing.writeHead(502).end();
+      });
       upstream.end(sent.body);
     });
   });

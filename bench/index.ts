@@ -64,6 +64,7 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     dynamodbBytesReceived: round(median(of((sample) => sample.dynamodb.responseBytes))),
     readUnits: round(median(of((sample) => sample.dynamodb.readUnits)), 1),
     writeUnits: round(median(of((sample) => sample.dynamodb.writeUnits)), 1),
+    dynamodbInFlightMs: round(median(of((sample) => sample.dynamodb.inFlightMs))),
     /** Means over the measured pins: what the cost per pin is computed from. */
     means: {
       handlerMs: round(mean(of((sample) => sample.handlerMs)), 1),
