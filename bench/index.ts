@@ -55,6 +55,8 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     // extra fields
     pins: samples.length,
     failures: samples.length - ok.length,
+    /** Measured pins that sent a patch (each pin toggles its chat: all of them should). */
+    patched: ok.filter((sample) => sample.patched).length,
     errors: [...new Set(samples.filter((sample) => !sample.ok).map((sample) => String(sample.error).slice(0, 300)))].slice(0, 3),
     roundTripPath: mostCommon(ok.map((sample) => sample.roundTrips?.path.join(' > ') ?? 'unmatched')),
     newConnections: ok.reduce((sum, sample) => sum + sample.newConnections, 0),
@@ -199,7 +201,7 @@ async function main() {
     console.log(
       table(
         runs.map((run) => ({ ...run, ok: `${run.pins - run.failures}/${run.pins}`, 'ddb bytes': `${run.dynamodbBytesSent ?? 0}/${run.dynamodbBytesReceived ?? 0}` })),
-        ['latencyMs', 'variant', 'ok', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'readUnits', 'writeUnits', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
+        ['latencyMs', 'variant', 'ok', 'patched', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'readUnits', 'writeUnits', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
       ),
     );
     for (const run of runs) {

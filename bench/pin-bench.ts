@@ -105,6 +105,8 @@ export interface PinSample {
   logBytes: number;
   /** Whether the pin asked to pin (true) or unpin (false). */
   pinned: boolean;
+  /** Whether a patch landed (the account's regular_low version moved): every measured pin should send one. */
+  patched: boolean;
   /** Busy: the device's offline queue after the pin (counters are cumulative since the account was made). */
   backlog?: OfflineQueueStats;
 }
@@ -495,6 +497,7 @@ async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: Va
   context.dynamodb.reset();
   const recordFrom = sim.record.length;
   const secretsBefore = secrets.calls();
+  const versionBefore = sim.appStateVersion(context.phoneNumber, 'regular_low');
   const child = context.warm ?? new BenchChild(context.file, context.env);
   const outBefore = context.warm ? child.outBytes : 0;
   const started = context.warm ? performance.now() : child.spawnedAt;
@@ -529,6 +532,7 @@ async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: Va
     secretsCalls: secrets.calls() - secretsBefore,
     logBytes: child.outBytes - outBefore,
     pinned,
+    patched: sim.appStateVersion(context.phoneNumber, 'regular_low') > versionBefore,
     ...(measured && context.spec.before === 'backlog' && { backlog: sim.offlineQueue(context.deviceJid) }),
   };
 }
