@@ -34,12 +34,27 @@ const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem',
 
 const empty = (): DynamoDbCounts => ({ requests: 0, byOperation: {}, requestBytes: 0, responseBytes: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0, inFlightMs: 0, log: [] });
 
-/** The sort keys a BatchGetItem asks for (e.g. `k#session#491701234567.0`): what a pin reads beyond its load. */
+type SortKey = { sk?: { S?: string } };
+
+/**
+ * The sort keys a BatchGetItem asks for (e.g. `k#session#491701234567.0`: what a pin reads beyond its load) and a
+ * TransactWriteItems writes (`Put h#creds`: what a commit rewrites). Item names, no values.
+ */
 function readKeys(operation: string, body: Buffer): string {
-  if (operation !== 'BatchGetItem') return operation;
+  if (operation !== 'BatchGetItem' && operation !== 'TransactWriteItems') return operation;
   try {
-    const { RequestItems } = JSON.parse(body.toString('utf8')) as { RequestItems: Record<string, { Keys: Array<{ sk?: { S?: string } }> }> };
-    const keys = Object.values(RequestItems).flatMap(({ Keys }) => Keys.map((key) => key.sk?.S ?? '?'));
+    const input = JSON.parse(body.toString('utf8')) as {
+      RequestItems?: Record<string, { Keys: SortKey[] }>;
+      TransactItems?: Array<{ Put?: { Item: SortKey }; Update?: { Key: SortKey }; Delete?: { Key: SortKey }; ConditionCheck?: { Key: SortKey } }>;
+    };
+    const keys =
+      operation === 'BatchGetItem'
+        ? Object.values(input.RequestItems ?? {}).flatMap(({ Keys }) => Keys.map((key) => key.sk?.S ?? '?'))
+        : (input.TransactItems ?? []).map((item) => {
+            const [kind, value] = Object.entries(item)[0] ?? ['?', {}];
+            const named = value as { Item?: SortKey; Key?: SortKey };
+            return `${kind} ${(named.Item ?? named.Key)?.sk?.S ?? '?'}`;
+          });
     return `${operation}(${keys.length}: ${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ', …' : ''})`;
   } catch {
     return operation;
