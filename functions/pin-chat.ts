@@ -28,6 +28,8 @@ const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,
   new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
 );
+// Read at the cold start, so that the first request's basic auth does not wait for Secrets Manager.
+authenticator.prefetch();
 const deadLetters = config.deadLetterQueueUrl ? new DeadLetterQueue(config.deadLetterQueueUrl) : undefined;
 if (config.stage) metrics.setDefaultDimensions({ stage: config.stage });
 

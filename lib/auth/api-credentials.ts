@@ -18,6 +18,8 @@ export class SecretsManagerAuthenticator implements Authenticator {
   private source: unknown;
   private digests: Buffer[] = [];
   private fetchedAt = 0;
+  /** A read in flight (the cold start's prefetch, say): the next one waits for it instead of reading again. */
+  private reading?: Promise<void>;
 
   constructor(
     private readonly secretId: string,
@@ -34,7 +36,18 @@ export class SecretsManagerAuthenticator implements Authenticator {
     return matchesAny(candidate, this.digests);
   }
 
+  /** Reads the credentials ahead (at a cold start, while the first request is on its way); a failure is the first request's to report. */
+  prefetch(): void {
+    void this.refresh(false).catch(() => undefined);
+  }
+
   private async refresh(forceFetch: boolean): Promise<void> {
+    if (this.reading && !forceFetch) return this.reading;
+    this.reading = this.read(forceFetch).finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  private async read(forceFetch: boolean): Promise<void> {
     const value = await this.provider.get(this.secretId, { transform: 'json', maxAge: MAX_AGE_SECONDS, forceFetch });
     if (value === this.source) return;
     const list = (value as { basic_auth?: unknown } | undefined)?.basic_auth;

@@ -46,6 +46,8 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
   const memory = new Map<string, Map<string, unknown>>();
   const pending: KeyChanges = {};
   let credsDirty = snapshot.state === 'absent';
+  /** The creds as stored: a commit writes them only if they differ (Baileys re-emits them unchanged at every login). */
+  let storedCreds = snapshot.creds ? JSON.stringify(snapshot.creds, BufferJSON.replacer) : undefined;
   let requests = 0;
   let writes: Promise<void> = Promise.resolve();
   let writeError: unknown;
@@ -69,7 +71,10 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
         waiting = undefined;
         if (writeError) throw writeError;
         requests++;
-        return store.write(lease, { creds: batch.creds ? creds : undefined, keys: batch.keys });
+        const credsText = batch.creds ? JSON.stringify(creds, BufferJSON.replacer) : undefined;
+        return store.write(lease, { creds: batch.creds ? creds : undefined, keys: batch.keys }).then(() => {
+          if (credsText !== undefined) storedCreds = credsText;
+        });
       });
       writes = batch.done.catch((error) => {
         writeError ??= error;
@@ -165,8 +170,10 @@ export function openSessionAuthState(store: SessionStore, lease: Lease, snapshot
       await writes;
       if (writeError) throw writeError;
       requests++;
-      const version = await store.commit(lease, { creds: credsDirty ? creds : undefined, keys: pending, state: options.state }, release);
+      const credsText = credsDirty ? JSON.stringify(creds, BufferJSON.replacer) : storedCreds;
+      const version = await store.commit(lease, { creds: credsText !== storedCreds ? creds : undefined, keys: pending, state: options.state }, release);
       credsDirty = false;
+      storedCreds = credsText;
       for (const type of Object.keys(pending)) delete pending[type as KeyType];
       return version;
     },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { addTransactionCapability, Curve, getNextPreKeys } from '@whiskeysockets/baileys';
 import { LeaseLostError } from '../../../lib/errors.js';
 import { DynamoDbSessionStore } from '../../../lib/session/dynamodb-session-store.js';
@@ -121,6 +121,19 @@ describe('openSessionAuthState', () => {
     expect(snapshot.keys['app-state-meta']).toEqual({ regular_low: newVersion });
     expect(await reader.getKeys(deviceId, 'app-state-entry', ['g.AAAA'])).toEqual({ 'g.AAAA': 'BBBB' });
     expect((await store.acquireLease(deviceId, 'next', 30)).sessionVersion).toBe(version);
+  });
+
+  it('writes the creds only when they changed (Baileys re-emits them unchanged at every login)', async () => {
+    // Prepare
+    const { deviceId, auth } = await openDevice();
+    const updatedAt = async () => (await client.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: deviceId }, sk: { S: 'h#creds' } }, ConsistentRead: true }))).Item?.updatedAt?.N;
+    const before = await updatedAt();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Act: the same values again
+    auth.credsChanged({ me: { ...auth.state.creds.me! }, registered: auth.state.creds.registered });
+    await auth.commit();
+    // Assess
+    expect(await updatedAt()).toBe(before);
   });
 
   it('does not let a commit overwrite a key written through after it was set pending', async () => {
