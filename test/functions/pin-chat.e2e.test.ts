@@ -142,10 +142,10 @@ describe('the WhatsApp rows of the contract, end to end', () => {
     world.sim.setFaults([{ kind: 'ignore', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
     const started = Date.now();
     // Act
-    const answer = await postAs('silent', true, CHAT, 6_000);
+    const answer = await postAs('silent', true, CHAT, 4_500);
     // Assess
     expect(answer).toMatchObject({ status: 504, body: { code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time' } });
-    expect(Date.now() - started).toBeLessThan(6_000);
+    expect(Date.now() - started).toBeLessThan(4_500);
     expect((await world.store.load('silent')).keys['app-state-meta']?.regular_low?.version).toBe(before);
     expect(serverVersion()).toBe(before);
     world.sim.setFaults([], { deviceJid: linked.deviceJid });

@@ -55,10 +55,10 @@ describe('many callers, one connection', () => {
   });
 
   it('a waiting caller whose budget cannot be met answers 409 busy with Retry-After, and its request is never applied', async () => {
-    // Prepare: the holder's connection is slow (every frame 300 ms late); the second caller has 5 s in all
+    // Prepare: the holder's connection is slow (every frame 150 ms late); the second caller has 5 s in all
     const { deviceId, jids, deviceJid, pinned } = await device(2);
     const [slow, hurried] = [newPort(world), newPort(world)];
-    world.sim.setFaults([{ kind: 'latency', ms: 300 }], { deviceJid });
+    world.sim.setFaults([{ kind: 'latency', ms: 150 }], { deviceJid });
     // Act
     const holding = pinCall(slow, { deviceId, chatJid: jids[0]!, pinned: true }, 20_000);
     await sleep(200);

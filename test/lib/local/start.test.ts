@@ -10,7 +10,7 @@ import { childEnv, isAlive, npmRun, tempDataDir, type NpmRun } from './npm-start
 
 // A newcomer's path, all as child processes of the repository on one `npm start` (simulator): the curl it
 // prints, run by a shell; invoke and the session tools next to it; the docs page in Debian's Chromium
-// (headless; `.ci/run` installs it); `npm run login` against the simulated phone; Ctrl-C and a restart.
+// (headless; `.ci/run` installs it); `npm run login` against the simulated phone; Ctrl-C, and the data that stays.
 const sh = promisify(execFile);
 /** The printed curl with the status and content type after the body, as the answer expectDocumented takes. */
 async function curl(command: string) {
@@ -166,21 +166,21 @@ describe('npm start', () => {
     expect(again.output()).toMatch(/device "newcomer" is already linked .*--force/);
   }, 120_000);
 
-  it('SIGTERM stops everything it started, DynamoDB Local included; a restart keeps the data', async () => {
+  it('SIGTERM stops everything it started, DynamoDB Local included; the data stays (the session tools find both devices)', async () => {
     // Prepare
     const javaPid = Number(/java pid (\d+)/.exec(await start.line(/java pid \d+/))![1]);
-    // Act
+    // Act: stop, then read the store on the data dir without npm start (the session tools start DynamoDB Local on it)
     start.child.kill('SIGTERM');
     await start.exited;
-    const restart = npmRun(['start'], childEnv(data.dir, { PORT: '0' }));
-    const restartCredentials = await restart.line(/^credentials: /);
-    restart.child.kill('SIGTERM');
-    await restart.exited;
+    const sessions = npmRun(['session', '--', 'list', '--simulator'], childEnv(data.dir));
+    const sessionsExit = await sessions.exited;
     // Assess
     expect(start.output()).toMatch(/^SIGTERM: stopping…\nstopped$/m);
     expect(isAlive(javaPid)).toBe(false);
-    expect(existsSync(join(data.dir, 'dynamodb'))).toBe(true);
     expect(existsSync(join(data.dir, 'stack.json'))).toBe(false);
-    expect(restartCredentials).toContain(`password ${password} (stored in`);
+    expect(readFileSync(join(data.dir, 'basic-auth'), 'utf8')).toContain(password);
+    expect(sessionsExit).toBe(0);
+    expect(sessions.output()).toMatch(/^default\t15550100001:1@s\.whatsapp\.net\tlinked\t/m);
+    expect(sessions.output()).toMatch(/^newcomer\t15550100001:\d+@s\.whatsapp\.net\tlinked\t/m);
   }, 120_000);
 });

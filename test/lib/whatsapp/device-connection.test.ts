@@ -170,9 +170,9 @@ describe('the WhatsApp port: conflicts, faults and missing chats', () => {
     world.sim.setFaults([{ kind: 'ignore', match: { xmlns: 'w:sync:app:state' } }], { deviceJid: linked.deviceJid });
     const started = Date.now();
     // Act
-    await expect(pin('silent', world.contactJid, false, { deadline: Date.now() + 4_000, invocationId: randomUUID() })).rejects.toMatchObject({ name: 'WhatsAppTimeoutError' });
+    await expect(pin('silent', world.contactJid, false, { deadline: Date.now() + 3_000, invocationId: randomUUID() })).rejects.toMatchObject({ name: 'WhatsAppTimeoutError' });
     // Assess
-    expect(Date.now() - started).toBeLessThan(4_500);
+    expect(Date.now() - started).toBeLessThan(3_500);
     expect(await storedVersion('silent')).toBe(before);
     world.sim.setFaults([], { deviceJid: linked.deviceJid });
     await pin('silent', world.contactJid, false);
