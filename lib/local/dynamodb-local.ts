@@ -12,6 +12,15 @@ export interface DynamoDbLocal {
   stop(): Promise<void>;
 }
 
+/** Whether nothing listens on a loopback port. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
 /** A free loopback TCP port (the OS picks it). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,19 +40,37 @@ export async function freePort(): Promise<number> {
  * `sharedDb`: one database whatever the clients' access key and region (else one per key and region).
  */
 export async function startDynamoDbLocal(options: { port?: number; path?: string; sharedDb?: boolean } = {}): Promise<DynamoDbLocal> {
-  const port = options.port ?? (await freePort());
+  // A free port can be taken by another process before Java binds it: then try another, twice.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options.port ?? (await freePort()), options);
+    } catch (error) {
+      if (options.port !== undefined || attempt === 3 || !(error instanceof PortTakenError)) throw error;
+    }
+  }
+}
+
+/** DynamoDB Local exited at once: its port was in use (java exits 1 on a failed bind). */
+class PortTakenError extends Error {}
+
+async function startOnce(port: number, options: { path?: string; sharedDb?: boolean }): Promise<DynamoDbLocal> {
   // The JVM's temporary files (SQLite's native library, unpacked at every start) go to a folder of ours, removed on stop.
   const scratch = mkdtempSync(join(tmpdir(), 'dynamodb-local-'));
   const javaOptions = process.env.JAVA_TOOL_OPTIONS;
   process.env.JAVA_TOOL_OPTIONS = `${javaOptions ?? ''} -Djava.io.tmpdir=${scratch}`.trim();
   let child: ChildProcess;
   try {
-    child = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'ignore' });
+    child = spawn({ port, path: options.path ?? null, sharedDb: options.sharedDb ?? false, stdio: 'pipe' });
   } finally {
     if (javaOptions === undefined) delete process.env.JAVA_TOOL_OPTIONS;
     else process.env.JAVA_TOOL_OPTIONS = javaOptions;
   }
   const endpoint = `http://127.0.0.1:${port}`;
+  // Its output is read (so that it never blocks on a full pipe) and the last of it kept for an early exit's message.
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-2_000));
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let spawnError: Error | undefined;
   child.once('error', (error) => {
@@ -65,7 +92,10 @@ export async function startDynamoDbLocal(options: { port?: number; path?: string
   try {
     for (;;) {
       if (spawnError) throw new Error('DynamoDB Local needs Java 17 or later on the PATH (Debian/Ubuntu: apt-get install openjdk-17-jre-headless)', { cause: spawnError });
-      if (!running()) throw new Error(`DynamoDB Local exited (code ${child.exitCode}); is Java 17 installed?`);
+      if (!running()) {
+        if (child.exitCode === 1 && !(await portFree(port))) throw new PortTakenError(`port ${port} was taken`);
+        throw new Error(`DynamoDB Local exited (code ${child.exitCode}); is Java 17 installed? Its last output: ${output.trim().split('\n').slice(-5).join(' | ')}`);
+      }
       try {
         await client.send(new ListTablesCommand({}));
         break;
