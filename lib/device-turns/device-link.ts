@@ -14,6 +14,8 @@ export type BeforeUpload = (upload: { base: number; decisions: Map<string, strin
 export interface DeviceLink {
   /** Whether the link can serve under this new lease (alive, nobody changed the session since its commit, not idle too long). */
   reusable(lease: Lease, by: number): Promise<boolean>;
+  /** Connects (a cold device) and learns the account's pinned chats when they are not known exactly; `serve` does it first too. */
+  ready(by: number, phase: Phase): Promise<void>;
   /** Serves requests (arrival order) as one decision; resolves with each request's outcome. */
   serve(requests: readonly PinRequest[], plan: PinPlanner, by: number, phase: Phase, beforeUpload?: BeforeUpload): Promise<Map<string, RequestOutcome>>;
   /** Whether a batch another holder was uploading landed, after catching up with WhatsApp; undefined when it cannot tell. */

@@ -43,6 +43,12 @@ const HANDOFF_MS = 5_000;
 const POLL_FIRST_MS = 200;
 const POLL_MAX_MS = 1_000;
 const POLL_GROWTH = 1.6;
+/**
+ * A holder whose connection took this long (a slow network, a long backlog) reads the queue again before
+ * its first patch, so that callers queued meanwhile go with it rather than after it, nearer their deadlines.
+ * A quicker one learns of them from its conditional release (QueueGrewError), which costs an uncontended pin nothing.
+ */
+const REREAD_AFTER_MS = 2_000;
 /** Answered requests whose callers never came for the outcome are removed this long after their withdrawal time. */
 const STALE_AFTER_MS = 60_000;
 /** Takes of the lease before a caller gives up (each lost race means another caller now holds it). */
@@ -169,6 +175,7 @@ export class DeviceTurns implements WhatsAppPort {
    */
   private async hold(lease: Lease, view: DeviceQueueView, own: PinRequest, ownQueued: boolean, deadline: number, plan: PinPlanner, call: CallRecord): Promise<RequestOutcome> {
     const stop = deadline - COMMIT_RESERVE_MS;
+    const held = Date.now();
     let ownOutcome: RequestOutcome | undefined;
     let ownAnsweredAt = Number.POSITIVE_INFINITY;
     let failure: unknown;
@@ -178,7 +185,13 @@ export class DeviceTurns implements WhatsAppPort {
     let link: DeviceLink | undefined;
     try {
       link = await this.warmLink(lease, stop, call);
-      call.link = link ??= await this.open(lease, own, stop, call.phase);
+      if (!link) {
+        link = await this.open(lease, own, stop, call.phase);
+        // (A failure here meets the first batch again, which answers it.)
+        const ready = await link.ready(stop, call.phase).then(() => true, () => false);
+        if (ready && Date.now() - held >= REREAD_AFTER_MS) ({ seq } = view = await call.phase('queue', () => this.queue.read(lease.deviceId)));
+      }
+      call.link = link;
       for (;;) {
         const { waiting: queued, answered } = await this.resolveInDoubt(link, lease, view, own.id, stop, call);
         if (answered.has(own.id)) {

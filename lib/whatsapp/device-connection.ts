@@ -57,7 +57,9 @@ export class DeviceConnection implements DeviceLink {
   idleSince = Date.now();
   /** Whether its offline backlog was processed completely (otherwise it is not kept warm). */
   drained?: boolean;
-  private opened = false;
+  private opened?: Promise<void>;
+  /** A full sync ran since the last decision: the pinned chats are the server's current ones. */
+  private synced = false;
   /** The existence check of the first request's chat, started as soon as WhatsApp accepted the login. */
   private firstCheck?: { chatJid: string; done: Promise<void> };
   /** The session still holds the collection in Baileys' single-value layout: the next commit deletes it. */
@@ -185,11 +187,9 @@ export class DeviceConnection implements DeviceLink {
     const live = requests.filter((request) => !missing.has(request.chatJid));
     for (const request of requests) if (missing.has(request.chatJid)) outcomes.set(request.id, missing.get(request.chatJid)!);
     if (!live.length) return outcomes;
-    let confirmed = false;
-    if (!this.sync.collection.pinsExact) {
-      await this.withSharedKeys(() => phase('fullSync', () => this.sync.full(by)), by, phase);
-      confirmed = true;
-    }
+    await this.ready(by, phase);
+    let confirmed = this.synced;
+    this.synced = false;
     for (let attempt = 1; ; attempt++) {
       const { decisions, changes } = plan(this.sync.collection.pins, live);
       const inputs = mutations(changes);
@@ -221,11 +221,16 @@ export class DeviceConnection implements DeviceLink {
     }
   }
 
+  async ready(by: number, phase: Phase): Promise<void> {
+    await this.connected(phase);
+    if (this.sync.collection.pinsExact) return;
+    await this.withSharedKeys(() => phase('fullSync', () => this.sync.full(by)), by, phase);
+    this.synced = true;
+  }
+
   /** Opens the connection on first use (a cold device). */
-  private async connected(phase: Phase): Promise<void> {
-    if (this.opened) return;
-    await phase('connect', () => this.socket.open());
-    this.opened = true;
+  private connected(phase: Phase): Promise<void> {
+    return (this.opened ??= phase('connect', () => this.socket.open()));
   }
 
   /** Stages what changed for the next commit: the chats known to exist, and the collection (a full sync's new generation is written first). */

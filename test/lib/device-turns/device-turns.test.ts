@@ -74,6 +74,26 @@ describe('many callers, one connection', () => {
     expect(pinned(jids[1]!)).toBe(false);
   });
 
+  it('a holder whose connection is slow: callers queued while it connects go out with its own patch', async () => {
+    // Prepare: every frame 250 ms late, so the cold connection takes seconds; 2 more callers queue meanwhile
+    const { deviceId, jids, deviceJid, version, pinned } = await device(3);
+    const ports = jids.map(() => newPort(world));
+    const before = version();
+    world.sim.setFaults([{ kind: 'latency', ms: 250 }], { deviceJid });
+    // Act
+    const holding = pinCall(ports[0]!, { deviceId, chatJid: jids[0]!, pinned: true }, 25_000);
+    await sleep(300);
+    const queued = ports.slice(1).map((port, i) => pinCall(port, { deviceId, chatJid: jids[i + 1]!, pinned: true }, 25_000));
+    const outcomes = await Promise.all([holding, ...queued]);
+    world.sim.setFaults([], { deviceJid });
+    await Promise.all(ports.map(closePort));
+    // Assess: one patch carried all three
+    expect(outcomes.map((o) => o.status)).toEqual([200, 200, 200]);
+    expect(jids.every(pinned)).toBe(true);
+    expect(version() - before).toBe(1);
+    expect(world.sim.connections(deviceJid)).toMatchObject({ total: 1, maxConcurrent: 1 });
+  });
+
   it('a holder that claimed a batch and died before uploading it: the next holder finds it did not land and serves it, once', async () => {
     // Prepare: a "holder" takes the lease for 2 s, two callers queue behind it, it claims them and vanishes
     const { deviceId, jids, pinned, version } = await device(2);
