@@ -1,0 +1,65 @@
+import { describe, expect, it } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Curve } from '@whiskeysockets/baileys';
+import { verifyXEdDSA } from '../../../lib/whatsapp/certificate-signature.js';
+
+// libsignal's own curve (pure JS, what Baileys ships) signs and judges; ours must agree on every case.
+const libsignal = createRequire(import.meta.url)('libsignal/src/curve.js') as {
+  generateKeyPair(): { pubKey: Buffer; privKey: Buffer };
+  calculateSignature(privKey: Buffer, message: Buffer): Buffer;
+  verifySignature(pubKey: Buffer, message: Buffer, signature: Buffer): boolean;
+};
+const theirs = (pubKey: Buffer, message: Buffer, signature: Buffer) => {
+  try {
+    return libsignal.verifySignature(pubKey, message, signature);
+  } catch {
+    return false;
+  }
+};
+
+describe('XEdDSA certificate signatures over node:crypto', () => {
+  it('agrees with libsignal on valid signatures, altered messages, altered signatures and other keys (12 key pairs)', () => {
+    // Prepare
+    const cases = Array.from({ length: 12 }, (_, i) => {
+      const { pubKey, privKey } = libsignal.generateKeyPair();
+      const message = randomBytes(1 + i * 23);
+      const signature = libsignal.calculateSignature(privKey, message);
+      const flipped = Buffer.from(signature);
+      flipped[i % 64]! ^= 1 << i % 8;
+      const altered = Buffer.from(message);
+      altered[0]! ^= 0x40;
+      return { pubKey, message, signature, flipped, altered, other: libsignal.generateKeyPair().pubKey };
+    });
+    // Act
+    const judged = cases.map(({ pubKey, message, signature, flipped, altered, other }) => [
+      verifyXEdDSA(pubKey, message, signature),
+      verifyXEdDSA(pubKey.subarray(1), message, signature),
+      verifyXEdDSA(pubKey, altered, signature),
+      verifyXEdDSA(pubKey, message, flipped),
+      verifyXEdDSA(other, message, signature),
+    ]);
+    // Assess
+    expect(judged.map(([valid, bare]) => [valid, bare])).toEqual(cases.map(() => [true, true]));
+    expect(judged.map((row) => row.slice(2))).toEqual(cases.map(({ pubKey, message, signature, flipped, altered, other }) => [theirs(pubKey, altered, signature), theirs(pubKey, message, flipped), theirs(other, message, signature)]));
+    expect(judged.flatMap((row) => row.slice(2)).every((verdict) => verdict === false)).toBe(true);
+  });
+
+  it('refuses malformed keys and signatures instead of throwing', () => {
+    // Prepare
+    const { pubKey, privKey } = libsignal.generateKeyPair();
+    const message = randomBytes(32);
+    const signature = libsignal.calculateSignature(privKey, message);
+    // Act / Assess
+    expect(verifyXEdDSA(pubKey.subarray(2), message, signature)).toBe(false);
+    expect(verifyXEdDSA(pubKey, message, signature.subarray(1))).toBe(false);
+    expect(verifyXEdDSA(Buffer.alloc(32, 0xff), message, signature)).toBe(false);
+  });
+
+  it('is the check Baileys\' handshake calls once the WhatsApp adapter is loaded', async () => {
+    // Act
+    await import('../../../lib/whatsapp/wa-socket.js');
+    // Assess
+    expect(Curve.verify).toBe(verifyXEdDSA);
+  });
+});
