@@ -13,9 +13,9 @@ import makeWASocket, {
 import { AppError, DeviceBusyError, NotLoggedInError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
-import { useFastCertificateCheck } from './certificate-signature.js';
+import { checkCertificatesForReal } from './certificate-signature.js';
 
-useFastCertificateCheck();
+checkCertificatesForReal();
 
 export interface SocketOptions {
   deviceId: string;

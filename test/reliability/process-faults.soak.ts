@@ -1,9 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { lambdaContext, loadEvent } from '../support/events.js';
+import { isolatedHandler } from '../support/handler-calls.js';
 import { registerLinkedDevice } from '../support/log-capture-secrets.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
 import { closePort, newPort, pinCall, sleep, versions } from './reliability-world.js';
@@ -118,17 +119,14 @@ describe('the real handler under process faults', () => {
     // Prepare: a cold handler with 4 s left; WhatsApp answers every frame 400 ms late
     const device = await linked('handler-deadline');
     process.env.DEFAULT_DEVICE_ID = 'handler-deadline';
-    let handler: ((event: unknown, context: unknown) => Promise<unknown>) | undefined;
-    await jest.isolateModulesAsync(async () => {
-      ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: NonNullable<typeof handler> });
-    });
+    const handler = await isolatedHandler();
     world.sim.setFaults([{ kind: 'latency', ms: 400 }], { deviceJid: device.deviceJid });
     const started = Date.now();
     // Act
-    const response = (await handler!(loadEvent('api-gateway-v2', 'pin'), lambdaContext(4_000))) as APIGatewayProxyResult;
+    const response = (await handler(loadEvent('api-gateway-v2', 'pin'), lambdaContext(4_000))) as APIGatewayProxyResult;
     const elapsed = Date.now() - started;
     world.sim.setFaults([], { deviceJid: device.deviceJid });
-    const next = (await handler!(loadEvent('api-gateway-v2', 'pin'), lambdaContext(29_000))) as APIGatewayProxyResult;
+    const next = (await handler(loadEvent('api-gateway-v2', 'pin'), lambdaContext(29_000))) as APIGatewayProxyResult;
     // Assess
     expect(response.statusCode).toBe(504);
     expect(JSON.parse(response.body)).toEqual({ code: 'GATEWAY_TIMEOUT', message: 'WhatsApp did not answer in time', results: {} });

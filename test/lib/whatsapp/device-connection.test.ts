@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
+import { generateKeyPair } from '../../../lib/simulator/curve25519.js';
 import { attachRequestCounter } from '../../../lib/session/request-counter.js';
 import { closePort, newPort, pinCall } from '../../reliability/reliability-world.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
@@ -38,6 +40,26 @@ describe('the WhatsApp port (device turns over Baileys connections) against the 
     const snapshot = await world.store.load('pin-unpin');
     expect(snapshot.keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
     expect(world.sim.violations).toEqual([]);
+  });
+});
+
+describe('the WhatsApp port: whom it talks to', () => {
+  it('refuses a server whose certificate chain another root signed: nothing is sent, the session is kept', async () => {
+    // Prepare: this process trusts a root the simulator does not sign with
+    await world.link('foreign-root');
+    const trusted = WA_CERT_DETAILS.PUBLIC_KEY;
+    WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(generateKeyPair().public);
+    const port = newPort(world);
+    const before = world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
+    // Act
+    const refused = await pinCall(port, { deviceId: 'foreign-root', chatJid: world.contactJid, pinned: true }, 5_000);
+    WA_CERT_DETAILS.PUBLIC_KEY = trusted;
+    const trustedAgain = await pinCall(port, { deviceId: 'foreign-root', chatJid: world.contactJid, pinned: true }, 10_000);
+    await closePort(port);
+    // Assess
+    expect(refused).toMatchObject({ status: 504, error: 'WhatsAppTimeoutError' });
+    expect(trustedAgain.status).toBe(200);
+    expect(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low')).toBe(before + 1);
   });
 });
 
