@@ -60,6 +60,8 @@ export class DeviceConnection implements DeviceLink {
   private opened?: Promise<void>;
   /** A full sync ran since the last decision: the pinned chats are the server's current ones. */
   private synced = false;
+  /** What the last full sync in ready() threw, until a decision meets it. */
+  private syncFailure?: { error: unknown };
   /** The existence check of the first request's chat, started as soon as WhatsApp accepted the login. */
   private firstCheck?: { chatJid: string; done: Promise<void> };
   /** The session still holds the collection in Baileys' single-value layout: the next commit deletes it. */
@@ -187,6 +189,10 @@ export class DeviceConnection implements DeviceLink {
     const live = requests.filter((request) => !missing.has(request.chatJid));
     for (const request of requests) if (missing.has(request.chatJid)) outcomes.set(request.id, missing.get(request.chatJid)!);
     if (!live.length) return outcomes;
+    // A full sync that failed in ready() fails this decision: it is not tried twice in one call.
+    const failure = this.syncFailure;
+    this.syncFailure = undefined;
+    if (failure) throw failure.error;
     await this.ready(by, phase);
     let confirmed = this.synced;
     this.synced = false;
@@ -224,8 +230,13 @@ export class DeviceConnection implements DeviceLink {
   async ready(by: number, phase: Phase): Promise<void> {
     await this.connected(phase);
     if (this.sync.collection.pinsExact) return;
-    await this.withSharedKeys(() => phase('fullSync', () => this.sync.full(by)), by, phase);
-    this.synced = true;
+    try {
+      await this.withSharedKeys(() => phase('fullSync', () => this.sync.full(by)), by, phase);
+      this.synced = true;
+    } catch (error) {
+      this.syncFailure = { error };
+      throw error;
+    }
   }
 
   /** Opens the connection on first use (a cold device). */
