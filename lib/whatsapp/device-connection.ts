@@ -58,6 +58,7 @@ export class DeviceConnection implements DeviceLink {
   /** Whether its offline backlog was processed completely (otherwise it is not kept warm). */
   drained?: boolean;
   private opened?: Promise<void>;
+  private connectedOk = false;
   /** A full sync ran since the last decision: the pinned chats are the server's current ones. */
   private synced = false;
   /** What the last full sync in ready() threw, until a decision meets it. */
@@ -146,7 +147,8 @@ export class DeviceConnection implements DeviceLink {
   }
 
   async finish(lease: Lease, options: { failure?: unknown; keep: boolean; whenSeq?: number; by: number }): Promise<boolean> {
-    const keep = options.keep && options.failure === undefined && this.socket.isOpen && this.drained !== false;
+    // (A connection that failed to open or to sync in ready(), even with no batch to meet it, is not kept either.)
+    const keep = options.keep && options.failure === undefined && this.connectedOk && !this.syncFailure && this.socket.isOpen && this.drained !== false;
     if (!keep) await this.socket.end();
     await this.socket.settle(options.by);
     await this.stage();
@@ -241,7 +243,7 @@ export class DeviceConnection implements DeviceLink {
 
   /** Opens the connection on first use (a cold device). */
   private connected(phase: Phase): Promise<void> {
-    return (this.opened ??= phase('connect', () => this.socket.open()));
+    return (this.opened ??= phase('connect', () => this.socket.open()).then(() => void (this.connectedOk = true)));
   }
 
   /** Stages what changed for the next commit: the chats known to exist, and the collection (a full sync's new generation is written first). */

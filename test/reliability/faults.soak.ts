@@ -4,6 +4,7 @@ import type { StanzaMatch } from '../../lib/simulator/index.js';
 import type { WhatsAppPort } from '../../lib/pin/whatsapp-port.js';
 import { registerLinkedDevice } from '../support/log-capture-secrets.js';
 import { startWorld, type World } from '../support/simulated-world.js';
+import { expectLogs } from '../support/expected-logs.js';
 import { closePort, faultyDynamoClient, internalError, isCommit, newPort, pinCall, sleep, throttled, versions, type DynamoFault, type Outcome } from './reliability-world.js';
 
 // Every fault is followed by a successful pin on the same device. Invariants for all: never a 200
@@ -179,9 +180,11 @@ describe('DynamoDB failures at the SDK edge', () => {
 
   it('the final commit fails after WhatsApp accepted → 200, nothing persisted, the next call converges', async () => {
     const d = await device('fault-ddb-commit');
-    const { faulted, after } = await dynamoFault(d, [{ command: 'TransactWriteItemsCommand', when: isCommit, error: internalError }]);
+    const { result: { faulted, after }, logs } = await expectLogs(() => dynamoFault(d, [{ command: 'TransactWriteItemsCommand', when: isCommit, error: internalError }]));
     expect(faulted.status).toBe(200);
     expect(after.stored).toBeLessThan(after.server);
+    // A store that fails after WhatsApp accepted needs a person: one ERROR, which says the pin was accepted
+    expect(logs.filter((line) => line.level === 'ERROR')).toEqual([expect.objectContaining({ message: 'session commit failed', pinAccepted: true })]);
   });
 
   it('throttling on every first attempt (ProvisionedThroughputExceeded) is absorbed by the SDK retries → 200', async () => {
