@@ -19,9 +19,9 @@ const theirs = (pubKey: Buffer, message: Buffer, signature: Buffer) => {
 };
 
 describe('XEdDSA certificate signatures over node:crypto', () => {
-  it('agrees with libsignal on valid signatures, altered messages, altered signatures and other keys (12 key pairs)', () => {
+  it('agrees with libsignal on valid signatures, altered messages, altered signatures and other keys (6 key pairs)', () => {
     // Prepare
-    const cases = Array.from({ length: 12 }, (_, i) => {
+    const cases = Array.from({ length: 6 }, (_, i) => {
       const { pubKey, privKey } = libsignal.generateKeyPair();
       const message = randomBytes(1 + i * 23);
       const signature = libsignal.calculateSignature(privKey, message);
