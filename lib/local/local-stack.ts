@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
 import { DynamoDbSessionStore, ensureSessionTable } from '../session/dynamodb-session-store.js';
 import { startSimulator, type SimAccount, type Simulator } from '../simulator/index.js';
+import { trustRootInProcess } from '../whatsapp/certificate-signature.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
 import { LOCAL_TABLES, type LocalCredentials, type WhatsAppMode } from './local-data.js';
 import { startLocalSecretsManager } from './local-secrets-manager.js';
@@ -48,9 +48,7 @@ export function localDynamoDbClient(endpoint: string): DynamoDBClient {
 }
 
 /** Trusts the simulator's certificate root in this process (what only the local tools and tests do). */
-export function trustSimulatorRoot(rootPublicKey: Uint8Array): void {
-  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootPublicKey);
-}
+export const trustSimulatorRoot = trustRootInProcess;
 
 /** Stores a linked session as the login tool would: a fresh device, under a lease, in one fenced commit. */
 export async function storeLinkedSession(store: DynamoDbSessionStore, deviceId: string, linked: Awaited<ReturnType<Simulator['linkDevice']>>): Promise<void> {

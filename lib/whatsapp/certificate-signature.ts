@@ -1,5 +1,5 @@
 import { createPublicKey, verify } from 'node:crypto';
-import { Curve } from '@whiskeysockets/baileys';
+import { Curve, WA_CERT_DETAILS } from '@whiskeysockets/baileys';
 
 /**
  * XEdDSA verification (Signal's signatures by Curve25519 keys, as WhatsApp's Noise certificates carry)
@@ -50,4 +50,20 @@ export function verifyXEdDSA(publicKey: Uint8Array, message: Uint8Array, signatu
 /** Baileys' handshake looks `Curve.verify` up at each call: from now on it is this one. */
 export function checkCertificatesForReal(): void {
   Curve.verify = verifyXEdDSA;
+}
+
+/** A root this process trusts in place of WhatsApp's, shared by every module graph of the process (one Baileys each). */
+const PROCESS_ROOT = Symbol.for('whatsapp-pin-api.trusted-root');
+const processRoot = globalThis as { [PROCESS_ROOT]?: Buffer };
+
+/** Trusts the simulator's root key in this whole process: what only tests and the local runner do. */
+export function trustRootInProcess(rootPublicKey: Uint8Array): void {
+  processRoot[PROCESS_ROOT] = Buffer.from(rootPublicKey);
+  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootPublicKey);
+}
+
+/** Before a connection: this module graph's Baileys checks against the process's root, if one was set (never in production). */
+export function applyProcessRoot(): void {
+  const root = processRoot[PROCESS_ROOT];
+  if (root) WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(root);
 }

@@ -13,7 +13,7 @@ import makeWASocket, {
 import { AppError, DeviceBusyError, NotLoggedInError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
 import { baileysLogger } from './baileys-logger.js';
-import { checkCertificatesForReal } from './certificate-signature.js';
+import { applyProcessRoot, checkCertificatesForReal } from './certificate-signature.js';
 
 checkCertificatesForReal();
 
@@ -149,6 +149,7 @@ export class WaSocket {
         this.lastKeyOp = Date.now();
       });
     };
+    applyProcessRoot();
     this.sock = makeWASocket({
       auth: {
         creds: auth.state.creds,

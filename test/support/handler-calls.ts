@@ -1,5 +1,4 @@
 import { jest } from '@jest/globals';
-import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { documented } from './documented.js';
 import { lambdaContext, loadEvent } from './events.js';
@@ -8,13 +7,12 @@ export type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 
 /**
  * A fresh module graph of functions/pin-chat.ts: what a cold start gets (config read again, new clients,
- * caches, Baileys). Its Baileys trusts the root key this graph's does (the simulator's, set by the world).
+ * caches, Baileys; its Baileys trusts the process's root, the simulator's, as every graph does).
  */
 export async function isolatedHandler(): Promise<Handler> {
   let handler: Handler | undefined;
   await jest.isolateModulesAsync(async () => {
     ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: Handler });
-    (await import('@whiskeysockets/baileys')).WA_CERT_DETAILS.PUBLIC_KEY = WA_CERT_DETAILS.PUBLIC_KEY;
   });
   return handler!;
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
+import { trustSimulatorRoot } from '../../lib/local/local-stack.js';
 import { startSimulator, type LinkedDevice, type Simulator, type SimulatorOptions } from '../../lib/simulator/index.js';
 import { DynamoDbSessionStore, ensureSessionTable } from '../../lib/session/dynamodb-session-store.js';
 import { attachRequestCounter } from '../../lib/session/request-counter.js';
@@ -20,7 +20,7 @@ export async function seedSession(store: SessionStore, deviceId: string, linked:
  */
 export async function startWorld(options: SimulatorOptions = {}) {
   const sim: Simulator = await startSimulator(options);
-  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(sim.rootPublicKey);
+  trustSimulatorRoot(sim.rootPublicKey);
   const client = new DynamoDBClient({});
   const counter = attachRequestCounter(client);
   const table = `sessions-${randomUUID()}`;

@@ -1,8 +1,8 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Curve } from '@whiskeysockets/baileys';
-import { verifyXEdDSA } from '../../../lib/whatsapp/certificate-signature.js';
+import { Curve, WA_CERT_DETAILS } from '@whiskeysockets/baileys';
+import { trustRootInProcess, verifyXEdDSA } from '../../../lib/whatsapp/certificate-signature.js';
 
 // libsignal's own curve (pure JS, what Baileys ships) signs and judges; ours must agree on every case.
 const libsignal = createRequire(import.meta.url)('libsignal/src/curve.js') as {
@@ -61,5 +61,26 @@ describe('XEdDSA certificate signatures over node:crypto', () => {
     await import('../../../lib/whatsapp/wa-socket.js');
     // Assess
     expect(Curve.verify).toBe(verifyXEdDSA);
+  });
+
+  it('a root trusted in the process (tests, the local runner) is the one a module graph of its own checks against at its next connection', async () => {
+    // Prepare: WhatsApp's own root, as a fresh graph's Baileys has it; a simulator-like root trusted in the process
+    const whatsapps = Buffer.from(WA_CERT_DETAILS.PUBLIC_KEY);
+    const simulators = libsignal.generateKeyPair().pubKey.subarray(1);
+    let inner: { baileys: typeof import('@whiskeysockets/baileys'); applyProcessRoot: () => void } | undefined;
+    try {
+      trustRootInProcess(simulators);
+      // Act
+      await jest.isolateModulesAsync(async () => {
+        inner = { baileys: await import('@whiskeysockets/baileys'), applyProcessRoot: (await import('../../../lib/whatsapp/certificate-signature.js')).applyProcessRoot };
+      });
+      const before = Buffer.from(inner!.baileys.WA_CERT_DETAILS.PUBLIC_KEY);
+      inner!.applyProcessRoot();
+      // Assess
+      expect(before.equals(simulators)).toBe(false);
+      expect(Buffer.from(inner!.baileys.WA_CERT_DETAILS.PUBLIC_KEY).equals(simulators)).toBe(true);
+    } finally {
+      trustRootInProcess(whatsapps);
+    }
   });
 });

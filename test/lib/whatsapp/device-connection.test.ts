@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { WA_CERT_DETAILS } from '@whiskeysockets/baileys';
+import { trustRootInProcess } from '../../../lib/whatsapp/certificate-signature.js';
 import { generateKeyPair } from '../../../lib/simulator/curve25519.js';
 import { attachRequestCounter } from '../../../lib/session/request-counter.js';
 import { closePort, newPort, pinCall } from '../../reliability/reliability-world.js';
@@ -47,13 +47,12 @@ describe('the WhatsApp port: whom it talks to', () => {
   it('refuses a server whose certificate chain another root signed: nothing is sent, the session is kept', async () => {
     // Prepare: this process trusts a root the simulator does not sign with
     await world.link('foreign-root');
-    const trusted = WA_CERT_DETAILS.PUBLIC_KEY;
-    WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(generateKeyPair().public);
+    trustRootInProcess(generateKeyPair().public);
     const port = newPort(world);
     const before = world.sim.appStateVersion(world.account.phoneNumber, 'regular_low');
     // Act
     const refused = await pinCall(port, { deviceId: 'foreign-root', chatJid: world.contactJid, pinned: true }, 5_000);
-    WA_CERT_DETAILS.PUBLIC_KEY = trusted;
+    trustRootInProcess(world.sim.rootPublicKey);
     const trustedAgain = await pinCall(port, { deviceId: 'foreign-root', chatJid: world.contactJid, pinned: true }, 10_000);
     await closePort(port);
     // Assess
