@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { extractWasm } from './extract-wasm.mjs';
-import { buildLazyWaproto, verifyLazyWaproto, WAPROTO_MODULE, WAPROTO_TYPES } from './lazy-waproto.mjs';
+import { buildLazyWaproto, sideModuleOptions, verifyLazyWaproto, WAPROTO_MODULE, WAPROTO_TYPES } from './lazy-waproto.mjs';
 import { deferModuleBodies } from './module-bodies.mjs';
 
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -37,18 +37,6 @@ export const BUILT_APART_EXTERNALS = BUILT_APART.map(({ external }) => external)
 
 /** Every file this step writes beside index.mjs. */
 export const SIDE_FILES = [WAPROTO_MODULE, `${WAPROTO_MODULE}.map`, WAPROTO_TYPES, BRIDGE_MODULE, `${BRIDGE_MODULE}.map`, WASM_SIMD, WASM_FALLBACK];
-
-const sideModuleOptions = (target, outfile) => ({
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target,
-  minify: true,
-  sourcemap: 'linked',
-  sourcesContent: false,
-  outfile,
-  logLevel: 'error',
-});
 
 /** The import records of an ES module, from esbuild's parser (not a regular expression). */
 async function importsOf(file) {

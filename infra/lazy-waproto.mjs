@@ -18,6 +18,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+/** esbuild options of a module built beside index.mjs (minified ESM, its own linked source map). */
+export const sideModuleOptions = (target, outfile) => ({
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target,
+  minify: true,
+  sourcemap: 'linked',
+  sourcesContent: false,
+  outfile,
+  logLevel: 'error',
+});
+
 export const WAPROTO_MODULE = 'waproto.mjs';
 export const WAPROTO_TYPES = 'waproto-types.js';
 
@@ -278,15 +291,7 @@ export async function buildLazyWaproto({ waprotoFile, outdir, target }) {
   writeFileSync(join(outdir, WAPROTO_TYPES), types);
   await build({
     stdin: { contents: lazyModuleSource(split, params, starts), resolveDir: dirname(waprotoFile), sourcefile: 'waproto-lazy.js', loader: 'js' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target,
-    minify: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    outfile: join(outdir, WAPROTO_MODULE),
-    logLevel: 'error',
+    ...sideModuleOptions(target, join(outdir, WAPROTO_MODULE)),
   });
   return { types: split.definitions.filter((definition) => !definition.method).length, methods: split.definitions.filter((definition) => definition.method).length, params, typesBytes: types.length };
 }
