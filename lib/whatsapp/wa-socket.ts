@@ -188,6 +188,10 @@ export class WaSocket {
       this.sock.ev.on('connection.update', ({ connection, lastDisconnect }) => {
         if (connection !== 'close') return;
         this.isClosed = true;
+        // Baileys' end() drops the socket's 'close' listeners before it closes it: queries still waiting
+        // (its own login tasks' among them) would wait out their timeout, on Lambda in a later invocation.
+        // Their 'error' listeners remain: they end now.
+        this.sock.ws.emit('error', new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed }));
         resolve(lastDisconnect?.error);
       });
     });

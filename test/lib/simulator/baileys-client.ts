@@ -174,6 +174,8 @@ export async function quiesce(sim: Simulator, idleMs = 100, maxMs = 3_000): Prom
 export async function endClient(client: Client, sim?: Simulator): Promise<void> {
   if (sim && !client.isClosed()) await quiesce(sim);
   client.sock.end(undefined);
+  // Baileys' end() drops the 'close' listeners its waiting queries hold: their 'error' ones end them (as lib/whatsapp/wa-socket.ts does).
+  client.sock.ws.emit('error', new Error('Connection Closed'));
   await Promise.race([client.closed, new Promise(resolve => setTimeout(resolve, 1_000).unref())]);
 }
 
