@@ -30,7 +30,7 @@ const WASM_FALLBACK = 'rust-bridge-nosimd.wasm.pack.br';
 
 /** What the bundle leaves out for this step to build apart: the esbuild externals, and what their imports become. */
 export const BUILT_APART = [
-  { external: '*/WAProto/index.js', specifier: /^\.\.?\/(?:[^"]*\/)?WAProto\/index\.js$/, module: WAPROTO_MODULE },
+  { external: '*/WAProto/index.js', specifier: /^(?:\.\.?\/(?:[^"]*\/)?|@whiskeysockets\/baileys\/)WAProto\/index\.js$/, module: WAPROTO_MODULE },
   { external: 'whatsapp-rust-bridge', specifier: /^whatsapp-rust-bridge$/, module: BRIDGE_MODULE },
 ];
 export const BUILT_APART_EXTERNALS = BUILT_APART.map(({ external }) => external);

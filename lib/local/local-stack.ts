@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDbSessionStore, ensureSessionTable } from '../session/dynamodb-session-store.js';
 import { startSimulator, type SimAccount, type Simulator } from '../simulator/index.js';
-import { trustRootInProcess } from '../whatsapp/certificate-signature.js';
+import { trustRootInProcess } from '../whatsapp/process-root.js';
 import { startDynamoDbLocal } from './dynamodb-local.js';
 import { LOCAL_TABLES, type LocalCredentials, type WhatsAppMode } from './local-data.js';
 import { startLocalSecretsManager } from './local-secrets-manager.js';

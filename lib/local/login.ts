@@ -14,6 +14,7 @@ import { WhatsAppTimeoutError } from '../errors.js';
 import { DynamoDbSessionStore } from '../session/dynamodb-session-store.js';
 import type { KeyChanges, SessionStore } from '../session/session-store.js';
 import { baileysLogger } from '../whatsapp/baileys-logger.js';
+import { applyProcessRoot } from '../whatsapp/certificate-signature.js';
 import { takeServerSync } from '../whatsapp/wa-socket.js';
 import { trustSimulatorRoot } from './local-stack.js';
 import { openSessionTable } from './session-table.js';
@@ -106,6 +107,7 @@ export async function linkDevice(options: LoginOptions): Promise<LoginResult> {
   let keyShared: () => void = () => undefined;
   const keyArrived = new Promise<void>((resolve) => (keyShared = resolve));
   const connect = () => {
+    applyProcessRoot();
     const sock = makeWASocket({
       auth: { creds, keys },
       waWebSocketUrl: options.simulator?.wsUrl ?? options.wsUrl ?? 'wss://web.whatsapp.com/ws/chat',

@@ -15,8 +15,10 @@ import {
   type TransactWriteItem,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { BufferJSON, proto, type AuthenticationCreds } from '@whiskeysockets/baileys';
+import type { AuthenticationCreds } from '@whiskeysockets/baileys';
+import { proto } from '@whiskeysockets/baileys/WAProto/index.js';
 import { LeaseLostError } from '../errors.js';
+import { BufferJSON } from './buffer-json.js';
 import { isHotKey, ownUserOf, type DeviceSummary, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionState, type SessionStore, type StoredDataTypeMap, QueueGrewError } from './session-store.js';
 import { acquireLeaseItem, leaseTtl, LEASE_SK, N, S, errorName, type Item } from './lease-item.js';
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BufferJSON, type AuthenticationCreds } from '@whiskeysockets/baileys';
+import type { AuthenticationCreds } from '@whiskeysockets/baileys';
 import type { CollectionMeta } from '../app-state/collection.js';
+import { BufferJSON } from './buffer-json.js';
 import type { DynamoDbSessionStore } from './dynamodb-session-store.js';
 import type { DeviceSummary, KeyChanges, KeyType } from './session-store.js';
 

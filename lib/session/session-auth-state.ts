@@ -1,4 +1,5 @@
-import { BufferJSON, initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet } from '@whiskeysockets/baileys';
+import { initAuthCreds, type AuthenticationCreds, type AuthenticationState, type SignalDataSet } from '@whiskeysockets/baileys';
+import { BufferJSON } from './buffer-json.js';
 import { HOT_KEY_TYPES, isHotKey, ownUserOf, type KeyChanges, type KeyType, type Lease, type SessionSnapshot, type SessionStore, type StoredDataTypeMap } from './session-store.js';
 
 /**

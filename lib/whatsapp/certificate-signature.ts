@@ -1,5 +1,6 @@
 import { createPublicKey, verify } from 'node:crypto';
 import { Curve, WA_CERT_DETAILS } from '@whiskeysockets/baileys';
+import { processRoot } from './process-root.js';
 
 /**
  * XEdDSA verification (Signal's signatures by Curve25519 keys, as WhatsApp's Noise certificates carry)
@@ -52,18 +53,8 @@ export function checkCertificatesForReal(): void {
   Curve.verify = verifyXEdDSA;
 }
 
-/** A root this process trusts in place of WhatsApp's, shared by every module graph of the process (one Baileys each). */
-const PROCESS_ROOT = Symbol.for('whatsapp-pin-api.trusted-root');
-const processRoot = globalThis as { [PROCESS_ROOT]?: Buffer };
-
-/** Trusts the simulator's root key in this whole process: what only tests and the local runner do. */
-export function trustRootInProcess(rootPublicKey: Uint8Array): void {
-  processRoot[PROCESS_ROOT] = Buffer.from(rootPublicKey);
-  WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(rootPublicKey);
-}
-
 /** Before a connection: this module graph's Baileys checks against the process's root, if one was set (never in production). */
 export function applyProcessRoot(): void {
-  const root = processRoot[PROCESS_ROOT];
+  const root = processRoot();
   if (root) WA_CERT_DETAILS.PUBLIC_KEY = Buffer.from(root);
 }

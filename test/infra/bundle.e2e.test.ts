@@ -15,8 +15,8 @@ import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world
 // then infra/after-bundling.mjs (WAProto compiled type by type on first use, the bridge's WebAssembly in files),
 // into a folder outside the repository (no node_modules to fall back on, as in /var/task). It runs in a child
 // process per call (a cold start each time) against the simulator, DynamoDB Local and the loopback Secrets Manager.
-// The entry is the bench's pin runner: the handler plus the one line that trusts the simulator's root key, which
-// only code inside the bundle can set. Any protobuf type, module or file the bundle lacks fails a call here.
+// The entry is the bench's pin runner: the handler plus the one line that trusts the simulator's root key (the
+// process's root, lib/whatsapp/process-root.ts). Any protobuf type, module or file the bundle lacks fails a call here.
 const CHAT = '6289685028129@s.whatsapp.net';
 const CALL_TIMEOUT_MS = 60_000;
 let dir: string;
@@ -108,6 +108,32 @@ describe('the shipped bundle, cold, against the simulator', () => {
     expect(simd[0]).toBe(true);
     expect(fallback[0]).toBe(false);
     expect(fallback.slice(1)).toEqual(simd.slice(1));
+  });
+
+  it("compiles none of WhatsApp's side at import (Baileys, libsignal, ws), and all of it right after, before any request", () => {
+    // Prepare: the scripts V8 compiles, seen from the process itself (module bodies are scripts named after their module)
+    const probe = `import { Session } from 'node:inspector/promises';
+      const session = new Session();
+      session.connect();
+      const urls = [];
+      session.on('Debugger.scriptParsed', ({ params }) => urls.push(params.url));
+      await session.post('Debugger.enable');
+      process.send = () => true; // the runner announces itself over IPC
+      await import(${JSON.stringify(pathToFileURL(built.file).href)});
+      const atImport = [...urls];
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      console.log(JSON.stringify({ atImport, after: urls }));
+      process.exit(0);`;
+    const env = { SESSION_TABLE: world.table, API_CREDENTIALS_SECRET_ID: 'pin-api-credentials', AWS_ENDPOINT_URL_SECRETS_MANAGER: world.secrets.endpoint, POWERTOOLS_LOG_LEVEL: 'ERROR' };
+    // Act
+    const output = execFileSync(NODE, ['--input-type=module', '-e', probe], { cwd: dir, env: childEnv(env), encoding: 'utf8' });
+    const { atImport, after } = JSON.parse(output.trim().split('\n').pop()!) as { atImport: string[]; after: string[] };
+    // Assess
+    const whatsappSide = (url: string) => /@whiskeysockets\/baileys\/|\/libsignal\/|\/ws\/lib\//.test(url);
+    expect(atImport.filter(whatsappSide)).toEqual([]);
+    expect(atImport.some((url) => /lib\/session\/dynamodb-session-store/.test(url) || url.endsWith('index.mjs'))).toBe(true);
+    expect(after.filter((url) => /@whiskeysockets\/baileys\/.*Socket\/messages-recv/.test(url))).toHaveLength(1);
+    expect(after.some((url) => /\/libsignal\//.test(url))).toBe(true);
   });
 
   it('pins, then unpins, each a cold start: 200, the phone shows it', async () => {

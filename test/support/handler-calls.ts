@@ -13,6 +13,8 @@ export async function isolatedHandler(): Promise<Handler> {
   let handler: Handler | undefined;
   await jest.isolateModulesAsync(async () => {
     ({ handler } = (await import('../../functions/pin-chat.js')) as unknown as { handler: Handler });
+    // Its WhatsApp side is imported apart (lib/whatsapp/create-whatsapp-port.ts): into this graph too, not the test's.
+    await (await import('../../lib/whatsapp/create-whatsapp-port.js')).whatsappSide();
   });
   return handler!;
 }

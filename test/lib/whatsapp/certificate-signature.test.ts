@@ -2,7 +2,8 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Curve, WA_CERT_DETAILS } from '@whiskeysockets/baileys';
-import { trustRootInProcess, verifyXEdDSA } from '../../../lib/whatsapp/certificate-signature.js';
+import { verifyXEdDSA } from '../../../lib/whatsapp/certificate-signature.js';
+import { trustRootInProcess } from '../../../lib/whatsapp/process-root.js';
 
 // libsignal's own curve (pure JS, what Baileys ships) signs and judges; ours must agree on every case.
 const libsignal = createRequire(import.meta.url)('libsignal/src/curve.js') as {

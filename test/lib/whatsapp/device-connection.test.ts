@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { trustRootInProcess } from '../../../lib/whatsapp/certificate-signature.js';
+import { trustRootInProcess } from '../../../lib/whatsapp/process-root.js';
 import { generateKeyPair } from '../../../lib/simulator/curve25519.js';
 import { attachRequestCounter } from '../../../lib/session/request-counter.js';
 import { closePort, newPort, pinCall } from '../../reliability/reliability-world.js';
