@@ -7,6 +7,8 @@ export interface AfterBundlingReport {
   waprotoTypes: number;
   waprotoMethods: number;
   builtinImports: number;
+  /** Dynamic imports of built-ins (`import("node:http")`) made `require`s under a namespace's shape. */
+  dynamicBuiltinImports: number;
   /** Built-in imports left as ESM imports: the banner's node:module, and namespace imports whose binding is not only used as `X.member`. */
   builtinImportsKept: string[];
   /** Module wrapper bodies compiled when they run (CommonJS and lazily initialised ES modules), those kept as code, and the bytes moved into strings. */
@@ -19,3 +21,8 @@ export interface AfterBundlingReport {
  * compares the lazy WAProto with the installed one; `builtins: false` / `moduleBodies: false` skip those steps (measurements only).
  */
 export declare function afterBundling(bundlePath: string, options: { target: string; verify?: boolean; builtins?: boolean; moduleBodies?: boolean }): Promise<AfterBundlingReport>;
+/**
+ * Built-in ESM imports of esbuild's output (`code`, starting with the banner that defines `require`) as `require`s,
+ * columns kept: statements into declarations on the first line, dynamic imports into `$bim(…)`.
+ */
+export declare function builtinImportsToRequire(code: string): { code: string; rewritten: number; dynamic: number };

@@ -94,6 +94,7 @@ describe('the shipped bundle, cold, against the simulator', () => {
     // Kept: the banner's node:module (it defines require) and a namespace import the rewrite cannot prove safe; not node:http (undici).
     expect(built.report!.builtinImportsKept).toContain('node:module');
     expect(built.report!.builtinImportsKept.filter((specifier) => /^(node:)?(https?|fs|os|path|stream)$/.test(specifier))).toEqual([]);
+    expect(built.report!.dynamicBuiltinImports).toBeGreaterThanOrEqual(3); // the AWS SDK's node:http among them
     expect(built.largestInputs.map((input) => input.input)).not.toContain('whatsapp-rust-bridge');
     // Most module wrappers compiled when they run, not preparsed at import (those an eval cannot run stay code)
     expect(built.report!.moduleBodies!.commonjs + built.report!.moduleBodies!.esm).toBeGreaterThan(300);
