@@ -8,8 +8,9 @@
 //    base64 copies, SIMD and not) moved into files and handed over as bytes: no base64 decoding at import. The
 //    fallback copy, which only a runtime without WebAssembly SIMD loads, is shipped compressed, stored against the
 //    SIMD copy (the sections they share once).
-// 3. index.mjs's ESM imports of Node built-ins become `require`: an ESM import makes Node build the module's whole
-//    namespace, which for node:http loads undici (~45 ms) and for node:fs its stream classes.
+// 3. index.mjs's ESM imports of Node built-ins, static and dynamic (the AWS SDK's `import("node:http")` for its first
+//    agent), become `require`: an ESM import makes Node build the module's whole namespace, which for node:http loads
+//    undici (~45 ms) and for node:fs its stream classes.
 // 4. The bodies of esbuild's module wrappers become strings compiled when each module initialises, instead of being
 //    preparsed at import and parsed again when they run (infra/module-bodies.mjs).
 // Each step checks what it found and fails the build when the input is not what it expects.
