@@ -11,7 +11,8 @@ let side: Promise<typeof import('./device-connection.js')> | undefined;
 /**
  * What speaks to WhatsApp: ./device-connection.js and all it imports (Baileys, libsignal, ws, the app-state code, the
  * bridge's WebAssembly), imported once per process. It is imported apart so that the cold start's import does not
- * compile it: in the bundle it stays text until imported (infra/module-bodies.mjs).
+ * compile it: in the bundle it stays text until imported (infra/module-bodies.mjs). The promise is kept, not the
+ * import repeated: a module graph jest isolates resolves a later import() in the test's graph instead.
  */
 export const whatsappSide = () => (side ??= import('./device-connection.js'));
 
