@@ -221,9 +221,11 @@ describe('DynamoDbSessionStore lease', () => {
   it('lets exactly one of two concurrent owners acquire a device', async () => {
     // Prepare
     const deviceId = newDevice();
+    const now = Date.now();
+    const clockStore = new DynamoDbSessionStore(client, tableName, { now: () => now });
     counter.reset();
     // Act
-    const results = await Promise.allSettled([store.acquireLease(deviceId, 'a', 30), store.acquireLease(deviceId, 'b', 30)]);
+    const results = await Promise.allSettled([clockStore.acquireLease(deviceId, 'a', 30), clockStore.acquireLease(deviceId, 'b', 30)]);
     // Assess
     expect(counter.counts().byCommand).toEqual({ UpdateItemCommand: 2 });
     expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
