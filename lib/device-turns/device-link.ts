@@ -11,9 +11,20 @@ export type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
 /** Runs right before a patch that changes the account is sent; may throw to stop it (e.g. a queued request was withdrawn). */
 export type BeforeUpload = (upload: { base: number; decisions: Map<string, string>; mutations: Array<[string, boolean, number]> }) => Promise<void>;
 
+/** How a kept link serves a new lease: its connection as it is, a new connection over the session it holds, or not at all. */
+export type Reuse = 'open' | 'reconnected' | false;
+
 export interface DeviceLink {
-  /** Whether the link can serve under this new lease (alive, nobody changed the session since its commit, not idle too long). */
-  reusable(lease: Lease, by: number): Promise<boolean>;
+  /**
+   * A kept link whose connection closed or idled out starts its next one before the lease is taken, up to
+   * the login, which waits for reusable()'s verdict. Returns whether it started one.
+   */
+  reconnectAhead(by: number): boolean;
+  /**
+   * Whether the link can serve under this new lease: nobody changed the session since its commit; then its
+   * connection as is (alive, not idle too long) or a new one (`first`'s chat checked at login if unknown).
+   */
+  reusable(lease: Lease, first: PinRequest, by: number): Promise<Reuse>;
   /** Connects (a cold device) and learns the account's pinned chats when they are not known exactly; `serve` does it first too. */
   ready(by: number, phase: Phase): Promise<void>;
   /** Serves requests (arrival order) as one decision; resolves with each request's outcome. */

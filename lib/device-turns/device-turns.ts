@@ -64,7 +64,8 @@ class CallRecord {
   readonly timings: Record<string, number> = {};
   readonly started = performance.now();
   role: 'holder' | 'waiter' = 'holder';
-  warm = false;
+  /** The connection it served on: kept open from an earlier call, or a new one (a kept session reconnected, or a cold login). */
+  connection: 'warm' | 'reconnected' | 'cold' = 'cold';
   polls = 0;
   batches = 0;
   served = 0;
@@ -118,8 +119,14 @@ export class DeviceTurns implements WhatsAppPort {
   private async take(deviceId: string, request: PinRequest, deadline: number, plan: PinPlanner, call: CallRecord): Promise<RequestOutcome> {
     for (let take = 1; ; take++) {
       let busy: DeviceBusyError;
+      // A kept link whose connection went stale connects again while the lease is taken (its login waits for the lease).
+      const ahead = this.warm.get(deviceId)?.reconnectAhead(deadline - COMMIT_RESERVE_MS);
       try {
-        const { lease, view } = await call.phase('lease', () => this.queue.acquire(deviceId, request.id, this.options.leaseSeconds));
+        const { lease, view } = await call.phase('lease', () => this.queue.acquire(deviceId, request.id, this.options.leaseSeconds)).catch((error: unknown) => {
+          // Held by another caller, who will change the session (or not taken at all): the kept link would not serve.
+          if (ahead) this.dropWarm(deviceId);
+          throw error;
+        });
         return await this.hold(lease, view, request, false, deadline, plan, call);
       } catch (error) {
         if (!(error instanceof DeviceBusyError) || call.link) throw error;
@@ -184,9 +191,8 @@ export class DeviceTurns implements WhatsAppPort {
     let seq = view.seq;
     let link: DeviceLink | undefined;
     try {
-      link = await this.warmLink(lease, stop, call);
-      if (!link) {
-        link = await this.open(lease, own, stop, call.phase);
+      link = (await this.warmLink(lease, own, stop, call)) ?? (await this.open(lease, own, stop, call.phase));
+      if (call.connection !== 'warm') {
         // (A failure here meets the first batch again, which answers it.)
         const ready = await link.ready(stop, call.phase).then(() => true, () => false);
         if (ready && Date.now() - held >= REREAD_AFTER_MS) ({ seq } = view = await call.phase('queue', () => this.queue.read(lease.deviceId)));
@@ -248,17 +254,25 @@ export class DeviceTurns implements WhatsAppPort {
     return ownOutcome ?? (failure as Error) ?? new WhatsAppTimeoutError('the device\'s turn ended before the request was served');
   }
 
-  /** The connection this instance kept for the device, if it can serve this lease (nobody changed the session since). */
-  private async warmLink(lease: Lease, stop: number, call: CallRecord): Promise<DeviceLink | undefined> {
+  /** The link this instance kept for the device, if it can serve this lease (nobody changed the session since): its connection, or a new one. */
+  private async warmLink(lease: Lease, own: PinRequest, stop: number, call: CallRecord): Promise<DeviceLink | undefined> {
     const link = this.warm.get(lease.deviceId);
     this.warm.delete(lease.deviceId);
     if (!link) return undefined;
-    if (await link.reusable(lease, Math.min(stop, Date.now() + 1_000))) {
-      call.warm = true;
+    const reuse = await link.reusable(lease, own, stop);
+    if (reuse) {
+      call.connection = reuse === 'open' ? 'warm' : 'reconnected';
       return link;
     }
     await link.end();
     return undefined;
+  }
+
+  /** Forgets the link kept for the device, and ends it. */
+  private dropWarm(deviceId: string): void {
+    const link = this.warm.get(deviceId);
+    this.warm.delete(deviceId);
+    void link?.end().catch(() => undefined);
   }
 
   /**
@@ -336,7 +350,7 @@ export class DeviceTurns implements WhatsAppPort {
     metrics.addMetric(failed ? 'PinFailed' : 'PinAccepted', MetricUnit.Count, 1);
     metrics.addMetric('PinLatency', MetricUnit.Milliseconds, Math.round(performance.now() - call.started));
     if (call.role === 'waiter') metrics.addMetric('PinQueued', MetricUnit.Count, 1);
-    else metrics.addMetric(call.warm ? 'WarmConnectionReused' : 'ColdConnection', MetricUnit.Count, 1);
+    else metrics.addMetric(call.connection === 'warm' ? 'WarmConnectionReused' : 'ColdConnection', MetricUnit.Count, 1);
     const stats = call.link?.stats();
     if (stats?.conflicts) metrics.addMetric('ConflictRetries', MetricUnit.Count, stats.conflicts);
     if (stats?.offlineDelivered) metrics.addMetric('OfflineMessagesDrained', MetricUnit.Count, stats.offlineDelivered);
@@ -346,7 +360,8 @@ export class DeviceTurns implements WhatsAppPort {
       pinned: command.pinned,
       outcome: failed ? outcome.name : outcome,
       role: call.role,
-      warm: call.warm,
+      warm: call.connection === 'warm',
+      ...(call.connection === 'reconnected' && { reconnected: true }),
       timings: call.timings,
       ...(call.role === 'waiter' ? { polls: call.polls } : { batches: call.batches, served: call.served }),
       ...(stats && { appStateVersion: stats.appStateVersion, conflicts: stats.conflicts, offlineDelivered: stats.offlineDelivered }),

@@ -131,6 +131,8 @@ export interface Simulator {
   record: StanzaRecord[];
   clearRecord(): void;
   connections(deviceJid?: string): ConnectionCounts;
+  /** Closes the device's live connections from the server's side without a stream error, as when one idled out. */
+  dropConnections(deviceJid: string): void;
   setFaults(faults: Fault[], scope?: { deviceJid?: string }): void;
   clearFaults(): void;
   /** Text messages from the account's phone, Signal-encrypted now, delivered at the next login, dropped on receipt. */

@@ -239,6 +239,10 @@ class SimServer implements Simulator, ConnectionHost {
     return { ...(this.stats.get(deviceJid ?? '') ?? { live: 0, maxConcurrent: 0, total: 0 }) };
   }
 
+  dropConnections(deviceJid: string): void {
+    for (const connection of this.connectionsOf(deviceJid)) connection.terminate();
+  }
+
   setFaults(faults: Fault[], scope?: { deviceJid?: string }): void { this.faults.set(faults, scope?.deviceJid) }
 
   clearFaults(): void {

@@ -17,8 +17,10 @@ function safeFields(obj: unknown): Record<string, unknown> {
   return fields;
 }
 
-/** Warnings Baileys prints on every connection of a short-lived, history-less socket: expected here. */
-const EXPECTED = /DISABLING ALL SYNC/;
+/** Why a connection's login was held back and then not sent (lib/whatsapp/wa-socket.ts): no failure. */
+export const LOGIN_WITHHELD = 'login withheld';
+/** Warnings Baileys prints on every connection of a short-lived, history-less socket, and the end of a withheld login: expected here. */
+const EXPECTED = new RegExp(`DISABLING ALL SYNC|^${LOGIN_WITHHELD}$`);
 /** Stream ends that are part of normal operation: a newer login replaced this connection (440), the restart after pairing (515). */
 const ROUTINE_STREAM_ENDS = new Set<number>([DisconnectReason.connectionReplaced, DisconnectReason.restartRequired]);
 const message = (obj: unknown, msg?: string) => (msg ?? (typeof obj === 'string' ? obj : 'baileys')).slice(0, 300);
@@ -39,6 +41,7 @@ export const baileysLogger: SocketConfig['logger'] = {
     if (!EXPECTED.test(message(obj, msg))) logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
   },
   error: (obj, msg) => {
+    if (EXPECTED.test(String(safeFields(obj).error))) return;
     const streamError = (obj as { fullErrorNode?: BinaryNode } | undefined)?.fullErrorNode;
     if (!streamError) return logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
     const { reason, statusCode } = getErrorCodeFromStreamError(streamError);

@@ -8,7 +8,7 @@ import { AppStateCollection, PIN_COLLECTION } from '../app-state/collection.js';
 import { CollectionSync } from '../app-state/collection-sync.js';
 import { PIN_INDEX } from '../app-state/pin-projection.js';
 import type { MutationInput } from '../app-state/sync-codec.js';
-import type { BeforeUpload, DeviceLink, OpenLink, Phase } from '../device-turns/device-link.js';
+import type { BeforeUpload, DeviceLink, OpenLink, Phase, Reuse } from '../device-turns/device-link.js';
 import type { BatchRecord } from '../device-turns/device-queue.js';
 import type { RequestOutcome } from '../device-turns/turn-outcome.js';
 import { AppStateKeyMissingError, ChatNotFoundError, LeaseLostError, NotLoggedInError, WhatsAppRejectedError } from '../errors.js';
@@ -67,16 +67,22 @@ export class DeviceConnection implements DeviceLink {
   private firstCheck?: { chatJid: string; done: Promise<void> };
   /** The session still holds the collection in Baileys' single-value layout: the next commit deletes it. */
   private legacyAppState: boolean;
+  /** The next connection, started before the lease was taken; its login waits for reusable()'s verdict. */
+  private ahead?: { socket: WaSocket; verdict: (login: boolean) => void };
+  readonly sync: CollectionSync;
 
   private constructor(
     readonly deviceId: string,
     private readonly store: SessionStore,
     readonly auth: SessionAuthState,
-    readonly socket: WaSocket,
-    readonly sync: CollectionSync,
+    private socket: WaSocket,
+    collection: AppStateCollection,
+    keys: AppStateKeys,
+    private readonly options: DeviceConnectionOptions,
     legacy: boolean,
     known: Array<[string, number]>,
   ) {
+    this.sync = new CollectionSync(collection, { query: (node, by) => this.socket.query(node, by) }, keys, { mediaUrl: options.mediaUrl });
     this.legacyAppState = legacy;
     this.knownChats = new Map(known.filter(([, at]) => Date.now() - at < KNOWN_CHAT_MS));
   }
@@ -99,36 +105,64 @@ export class DeviceConnection implements DeviceLink {
       return new Map(macs.flatMap((mac) => (found[`${generation}.${mac}`] ? [[mac, Buffer.from(found[`${generation}.${mac}`]!, 'base64')]] : [])));
     });
     const socket = new WaSocket(auth, { deviceId, wsUrl: options.wsUrl, openBy: options.openBy });
-    const sync = new CollectionSync(collection, socket, keys, { mediaUrl: options.mediaUrl });
-    const connection = new DeviceConnection(deviceId, store, auth, socket, sync, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null, snapshot.keys['known-chats']?.v1 ?? []);
+    const connection = new DeviceConnection(deviceId, store, auth, socket, collection, keys, options, snapshot.keys['app-state-sync-version']?.[PIN_COLLECTION] != null, snapshot.keys['known-chats']?.v1 ?? []);
     // Read while the socket connects, in one request: the pin's app-state entry, and the Signal session and
     // identity of the account's phone under its LID, which its messages (e.g. an app-state key share) use.
     const phone = snapshot.creds.me.lid ? [`${snapshot.creds.me.lid.split(/[:@]/)[0]}_1.0`] : [];
-    const entry = collection.pinsExact ? [`${collection.generation}.${sync.indexMacOf([PIN_INDEX, first.chatJid])}`] : [];
+    const entry = collection.pinsExact ? [`${collection.generation}.${connection.sync.indexMacOf([PIN_INDEX, first.chatJid])}`] : [];
     void auth.prefetch({ 'app-state-entry': entry, session: phone, 'identity-key': phone }).catch(() => undefined);
     if (!options.checkChatExists) connection.knownChats.set(first.chatJid, Number.POSITIVE_INFINITY);
-    else if (!connection.knownChats.has(first.chatJid)) {
-      const done = new Promise<void>((resolve, reject) => socket.onLoggedIn(() => assertChatExists(socket, first.chatJid).then(resolve, reject)));
-      done.catch(() => undefined);
-      connection.firstCheck = { chatJid: first.chatJid, done };
-    }
+    connection.checkAtLogin(first.chatJid);
     return connection;
   }
 
-  async reusable(lease: Lease, by: number): Promise<boolean> {
+  /** Its connection cannot serve another call: closed, or idle past MAX_IDLE_MS. */
+  private get stale(): boolean {
+    return !this.socket.isOpen || Date.now() - this.idleSince >= MAX_IDLE_MS;
+  }
+
+  reconnectAhead(by: number): boolean {
+    if (this.ahead || !this.stale || this.sessionVersion === undefined || this.auth.failed()) return false;
+    let verdict!: (login: boolean) => void;
+    const decided = new Promise<boolean>((resolve) => (verdict = resolve));
+    // The stale connection ends before the new one logs in (two connections of one device replace each other).
+    const ended = this.socket.end();
+    this.ahead = { socket: new WaSocket(this.auth, { deviceId: this.deviceId, wsUrl: this.options.wsUrl, openBy: by, loginGate: ended.then(() => decided) }), verdict };
+    return true;
+  }
+
+  async reusable(lease: Lease, first: PinRequest, by: number): Promise<Reuse> {
     // Work Baileys started between calls (e.g. a key share) writes under the released lease and fails:
     // let it finish first, so that a failure discards this memory.
-    await this.socket.settle(by);
-    const usable =
-      this.socket.isOpen &&
-      !this.auth.failed() &&
-      this.sessionVersion !== undefined &&
-      this.sessionVersion === lease.sessionVersion &&
-      Date.now() - this.idleSince < MAX_IDLE_MS;
-    if (!usable) return false;
+    await this.socket.settle(Math.min(by, Date.now() + 1_000));
+    const current = !this.auth.failed() && this.sessionVersion !== undefined && this.sessionVersion === lease.sessionVersion;
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    ahead?.verdict(current);
+    if (!current) {
+      await ahead?.socket.end();
+      return false;
+    }
     this.auth.rebind(lease);
     this.sync.conflicts = 0;
-    return true;
+    if (!ahead && !this.stale) return 'open';
+    // The session in memory is the stored one: a new connection over it, with no load.
+    await this.socket.end();
+    this.socket = ahead && !ahead.socket.isClosed ? ahead.socket : new WaSocket(this.auth, { deviceId: this.deviceId, wsUrl: this.options.wsUrl, openBy: by });
+    this.opened = undefined;
+    this.connectedOk = false;
+    this.drained = undefined;
+    this.checkAtLogin(first.chatJid);
+    return 'reconnected';
+  }
+
+  /** Starts the existence check of a chat not known to exist as soon as WhatsApp accepts the login. */
+  private checkAtLogin(chatJid: string): void {
+    if (!this.options.checkChatExists || this.knownChats.has(chatJid)) return;
+    const socket = this.socket;
+    const done = new Promise<void>((resolve, reject) => socket.onLoggedIn(() => assertChatExists(socket, chatJid).then(resolve, reject)));
+    done.catch(() => undefined);
+    this.firstCheck = { chatJid, done };
   }
 
   async landed(batch: BatchRecord, by: number, phase: Phase): Promise<boolean | undefined> {
@@ -170,8 +204,10 @@ export class DeviceConnection implements DeviceLink {
     return false;
   }
 
-  end(): Promise<void> {
-    return this.socket.end();
+  async end(): Promise<void> {
+    this.ahead?.verdict(false);
+    await Promise.all([this.socket.end(), this.ahead?.socket.end()]);
+    this.ahead = undefined;
   }
 
   stats() {

@@ -12,7 +12,7 @@ import makeWASocket, {
 } from '@whiskeysockets/baileys';
 import { AppError, DeviceBusyError, NotLoggedInError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { SessionAuthState } from '../session/session-auth-state.js';
-import { baileysLogger } from './baileys-logger.js';
+import { baileysLogger, LOGIN_WITHHELD } from './baileys-logger.js';
 import { applyProcessRoot, checkCertificatesForReal } from './certificate-signature.js';
 
 checkCertificatesForReal();
@@ -23,6 +23,11 @@ export interface SocketOptions {
   wsUrl?: string;
   /** Epoch ms by which the socket must be open. */
   openBy: number;
+  /**
+   * Whether to log in, when that is decided later (the lease is being taken): until it resolves, only the
+   * Noise hello leaves; `false` ends the connection before the device said who it is.
+   */
+  loginGate?: Promise<boolean>;
 }
 
 /** How long WhatsApp's 440 (another connection of this device) suggests waiting before a retry. */
@@ -108,6 +113,24 @@ export function receiptOthersUnread(sock: WASocket, onSkipped: () => void): void
   });
 }
 
+/**
+ * Holds the login until `gate` resolves. The first frame, the Noise hello, carries only this connection's
+ * ephemeral key; the second, the client finish, carries the device's static key and login payload: it
+ * leaves only on `true`. On `false` the connection ends without having identified the device (the held
+ * finish fails as withheld, which the Baileys logger drops).
+ */
+function holdLogin(sock: WASocket, gate: Promise<boolean>): void {
+  const raw = (sock.ws as unknown as { socket: { send(data: Uint8Array, cb?: (error?: Error) => void): void } }).socket;
+  const send = raw.send.bind(raw);
+  let frames = 0;
+  raw.send = (data, cb) => {
+    if (frames++ === 0) return send(data, cb);
+    void gate.then((go) => (go ? send(data, cb) : cb?.(new Error(LOGIN_WITHHELD))));
+  };
+  // Registered first, so it runs before the held frames are sent: later frames go straight out.
+  void gate.then((go) => (go ? void (raw.send = send) : sock.end(undefined)));
+}
+
 /** A Baileys close reason as one of our typed errors. */
 export function closeReasonError(deviceId: string, error: unknown): Error {
   const status = (error as Boom | undefined)?.output?.statusCode;
@@ -124,6 +147,8 @@ export class WaSocket {
   readonly sock: WASocket;
   /** Settles with the reason once the connection is closed (never rejects). */
   readonly closed: Promise<unknown>;
+  /** Resolves once Baileys reports the connection open (the login IQs done). */
+  private readonly opened: Promise<void>;
   /** Queued traffic (messages, notifications, receipts) WhatsApp delivered since login. */
   private delivered = 0;
   /** Key-store operations Baileys has in flight, and when the last one ended. */
@@ -131,7 +156,7 @@ export class WaSocket {
   private lastKeyOp = Date.now();
   /** Messages WhatsApp queued while we were away (`<ib><offline count>`); undefined until it says. */
   private offlineCount: number | undefined;
-  private isClosed = false;
+  private ended = false;
   /** `server_sync` notifications received (app state moved on the server while we were connected). */
   serverSyncs = 0;
   /** Messages of other senders receipted unread. */
@@ -169,6 +194,7 @@ export class WaSocket {
       enableRecentMessageCache: false,
       transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
     });
+    if (options.loginGate) holdLogin(this.sock, options.loginGate);
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
     takeServerSync(this.sock, () => this.serverSyncs++);
     takeLogin(this.sock);
@@ -184,10 +210,16 @@ export class WaSocket {
     this.sock.ws.on('CB:ib,,offline', (node: BinaryNode) => {
       this.offlineCount = Number(getBinaryNodeChild(node, 'offline')?.attrs.count ?? 0);
     });
+    // Listened for from the start: the login may complete before open() is called.
+    this.opened = new Promise<void>((resolve) => {
+      this.sock.ev.on('connection.update', ({ connection }) => {
+        if (connection === 'open') resolve();
+      });
+    });
     this.closed = new Promise((resolve) => {
       this.sock.ev.on('connection.update', ({ connection, lastDisconnect }) => {
         if (connection !== 'close') return;
-        this.isClosed = true;
+        this.ended = true;
         // Baileys' end() drops the socket's 'close' listeners before it closes it: queries still waiting
         // (its own login tasks' among them) would wait out their timeout, on Lambda in a later invocation.
         // Their 'error' listeners remain: they end now.
@@ -204,12 +236,7 @@ export class WaSocket {
 
   /** Resolves when Baileys reports the connection open; rejects with a typed error on close or at the deadline. */
   async open(): Promise<void> {
-    const opened = new Promise<void>((resolve) => {
-      this.sock.ev.on('connection.update', ({ connection }) => {
-        if (connection === 'open') resolve();
-      });
-    });
-    const outcome = await this.race(opened.then(() => 'open' as const), this.options.openBy);
+    const outcome = await this.race(this.opened.then(() => 'open' as const), this.options.openBy);
     if (outcome !== 'open') throw outcome;
   }
 
@@ -259,7 +286,7 @@ export class WaSocket {
     for (;;) {
       if (this.offlineCount === 0) return { complete: true };
       if (this.offlineCount !== undefined && this.delivered >= this.offlineCount && this.keyStoreIdle(50)) return { complete: true };
-      if (Date.now() >= by || this.isClosed) return { complete: false };
+      if (Date.now() >= by || this.ended) return { complete: false };
       await sleep(10);
     }
   }
@@ -284,7 +311,12 @@ export class WaSocket {
 
   /** Open and usable for another call (warm reuse). */
   get isOpen(): boolean {
-    return !this.isClosed && this.sock.ws.isOpen;
+    return !this.ended && this.sock.ws.isOpen;
+  }
+
+  /** Closed for good (a connection still connecting is not). */
+  get isClosed(): boolean {
+    return this.ended;
   }
 
   /** Ends the connection (no logout) and waits until Baileys has closed it. */

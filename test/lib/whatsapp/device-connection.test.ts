@@ -274,3 +274,66 @@ describe('the WhatsApp port: conflicts, faults and missing chats', () => {
     expect(world.sim.violations).toEqual([]);
   });
 });
+
+describe('the WhatsApp port: a warm instance whose connection closed while it idled', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  /** WhatsApp closes the device's connections (as after an idle spell); resolves once the instance has seen the close. */
+  const closeConnections = async (deviceJid: string) => {
+    world.sim.dropConnections(deviceJid);
+    while (world.sim.connections(deviceJid).live > 0) await sleep(5);
+    await sleep(50);
+  };
+
+  it('logs in again over the session it holds: no session load, one new login, the pin lands and is stored', async () => {
+    // Prepare
+    const linked = await world.link('reconnect');
+    const client = new DynamoDBClient({});
+    const counter = attachRequestCounter(client);
+    const port = newPort(world, { client });
+    await pinCall(port, { deviceId: 'reconnect', chatJid: world.contactJid, pinned: true });
+    await closeConnections(linked.deviceJid);
+    const logins = world.sim.connections(linked.deviceJid).total;
+    counter.reset();
+    // Act
+    const answer = await pinCall(port, { deviceId: 'reconnect', chatJid: world.contactJid, pinned: false });
+    const requests = counter.counts();
+    const again = await pinCall(port, { deviceId: 'reconnect', chatJid: world.contactJid, pinned: true });
+    await closePort(port);
+    client.destroy();
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(requests.byCommand).not.toHaveProperty('QueryCommand');
+    expect(world.sim.connections(linked.deviceJid).total).toBe(logins + 1);
+    expect(again.status).toBe(200);
+    expect(world.sim.connections(linked.deviceJid).total).toBe(logins + 1); // the new connection was kept warm
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
+    expect((await world.store.load('reconnect')).keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
+    expect(world.sim.violations).toEqual([]);
+  });
+
+  it('while another caller holds the lease, its early connection never logs in; once the lease is free, a cold login serves', async () => {
+    // Prepare
+    const linked = await world.link('reconnect-busy');
+    const port = newPort(world);
+    await pinCall(port, { deviceId: 'reconnect-busy', chatJid: world.contactJid, pinned: true });
+    await closeConnections(linked.deviceJid);
+    const logins = world.sim.connections(linked.deviceJid).total;
+    const handshakes = world.sim.connections().total;
+    const held = await world.store.acquireLease('reconnect-busy', 'another caller', 30);
+    // Act
+    const refused = await pinCall(port, { deviceId: 'reconnect-busy', chatJid: world.contactJid, pinned: false }, 6_000);
+    const loginsWhileHeld = world.sim.connections(linked.deviceJid).total;
+    const handshakesWhileHeld = world.sim.connections().total - handshakes;
+    await world.store.releaseLease(held);
+    const served = await pinCall(port, { deviceId: 'reconnect-busy', chatJid: world.contactJid, pinned: false });
+    await closePort(port);
+    // Assess
+    expect(refused).toMatchObject({ status: 409, error: 'DeviceBusyError' });
+    expect(handshakesWhileHeld).toBe(1); // the early connection reached WhatsApp…
+    expect(loginsWhileHeld).toBe(logins); // …and never said which device it is
+    expect(served.status).toBe(200);
+    expect(world.sim.connections(linked.deviceJid).total).toBe(logins + 1);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: false });
+    expect(world.sim.violations).toEqual([]);
+  });
+});
