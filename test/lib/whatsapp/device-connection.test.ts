@@ -311,6 +311,34 @@ describe('the WhatsApp port: a warm instance whose connection closed while it id
     expect(world.sim.violations).toEqual([]);
   });
 
+  it('another instance changed the session meanwhile: the early connection ends without logging in, and the pin loads the session and logs in once', async () => {
+    // Prepare
+    const linked = await world.link('reconnect-changed');
+    const client = new DynamoDBClient({});
+    const counter = attachRequestCounter(client);
+    const port = newPort(world, { client });
+    const other = newPort(world);
+    await pinCall(port, { deviceId: 'reconnect-changed', chatJid: world.contactJid, pinned: true });
+    await closeConnections(linked.deviceJid);
+    await pinCall(other, { deviceId: 'reconnect-changed', chatJid: world.contactJid, pinned: false });
+    await closePort(other);
+    const logins = world.sim.connections(linked.deviceJid).total;
+    const handshakes = world.sim.connections().total;
+    counter.reset();
+    // Act
+    const answer = await pinCall(port, { deviceId: 'reconnect-changed', chatJid: world.contactJid, pinned: true });
+    const requests = counter.counts();
+    await closePort(port);
+    client.destroy();
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(world.sim.connections().total - handshakes).toBe(2); // the early one, ended unidentified, and the login
+    expect(world.sim.connections(linked.deviceJid).total).toBe(logins + 1);
+    expect(requests.byCommand).toHaveProperty('QueryCommand', 1);
+    expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
+    expect(world.sim.violations).toEqual([]);
+  });
+
   it('while another caller holds the lease, its early connection never logs in; once the lease is free, a cold login serves', async () => {
     // Prepare
     const linked = await world.link('reconnect-busy');
