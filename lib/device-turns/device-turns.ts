@@ -204,8 +204,10 @@ export class DeviceTurns implements WhatsAppPort {
           ownOutcome = decodeOutcome(answered.get(own.id)!);
           ownAnsweredAt = Date.now();
         }
+        // A request that took a free lease arrived after everything already queued: it goes last (for a chat
+        // requested more than once the last one decides), and in the first batch.
         const mine = ownOutcome === undefined && !ownQueued ? [own] : [];
-        const batch = [...mine, ...queued.filter((request) => !request.claim && request.until - Date.now() >= MIN_TURN_MS)].slice(0, MAX_BATCH);
+        const batch = [...queued.filter((request) => !request.claim && request.until - Date.now() >= MIN_TURN_MS).slice(0, MAX_BATCH - mine.length), ...mine];
         const served = ownOutcome !== undefined && Date.now() - ownAnsweredAt > HANDOFF_MS;
         if (batch.length && !served && Date.now() < stop - MIN_TURN_MS) {
           const outcomes = await this.serveBatch(link, lease, batch, own.id, plan, stop, call);

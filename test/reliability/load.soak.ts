@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { DeviceQueue } from '../../lib/device-turns/device-queue.js';
 import { coldHandler, postPin, type Handler } from '../support/handler-calls.js';
 import { registerLinkedDevice } from '../support/log-capture-secrets.js';
 import { startHandlerWorld, type HandlerWorld } from '../support/simulated-world.js';
@@ -63,11 +64,18 @@ describe('load and concurrency', () => {
     for (let i = 0; i < 50; i++) handlers.push(await coldHandler());
     const requests = handlers.map((handler, i) => ({ handler, chatJid: chats[i % 3]!, pinned: Math.random() < 0.5, at: i < 47 ? Math.floor(Math.random() * 1_000) : 1_300 }));
     const last = new Map(requests.slice(47).map((request) => [request.chatJid, request.pinned]));
+    // The device orders requests by arrival: the last three leave once the 46 behind the first holder are queued
+    // (on a starved machine a request can take seconds to reach the device), or after 10 s at most.
+    const queue = new DeviceQueue(world.client, world.table);
+    const othersQueued = (async () => {
+      for (const until = Date.now() + 10_000; Date.now() < until && (await queue.read('load-one-device')).seq < 46; ) await sleep(50);
+    })();
     // Act
     const started = Date.now();
     const answers = await Promise.all(
-      requests.map(async ({ handler, chatJid, pinned, at }) => {
+      requests.map(async ({ handler, chatJid, pinned, at }, i) => {
         await sleep(at);
+        if (i >= 47) await othersQueued;
         const begin = Date.now();
         const answer = await postPin(handler, { deviceId: 'load-one-device', chatJid, pinned });
         return { ...answer, ms: Date.now() - begin };

@@ -116,6 +116,23 @@ describe('many callers, one connection', () => {
     expect((await queue.read(deviceId)).batches).toEqual([]);
   });
 
+  it('a caller that finds the lease free but requests still queued (their holder gone) goes after them: its request on their chat decides', async () => {
+    // Prepare: a holder takes the lease for 1 s and vanishes, a pin of the chat queued behind it (its caller not polling yet)
+    const { deviceId, jids, pinned } = await device(1);
+    const queue = new DeviceQueue(world.client, world.table);
+    await queue.acquire(deviceId, 'vanished-holder', 1);
+    expect(await queue.enqueue(deviceId, { id: 'older-pin', chatJid: jids[0]!, pinned: true, at: Date.now(), until: Date.now() + 10_000 })).toBe('queued');
+    await sleep(1_100);
+    const port = newPort(world);
+    // Act: the lease has expired; a newer unpin of the same chat takes it
+    const newer = await pinCall(port, { deviceId, chatJid: jids[0]!, pinned: false }, 15_000);
+    await closePort(port);
+    // Assess
+    expect(newer.status).toBe(200);
+    expect(pinned(jids[0]!)).toBe(false);
+    expect((await queue.read(deviceId)).requests).toMatchObject([{ id: 'older-pin', out: expect.any(String) }]); // answered for its caller
+  });
+
   it('requests queued together on one chat: the one that reached the queue last decides', async () => {
     // Prepare: a holder busy logging in while 6 callers queue pins and unpins of one chat, 30 ms apart
     const { deviceId, jids, deviceJid, pinned } = await device(1);
