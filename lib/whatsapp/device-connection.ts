@@ -127,7 +127,7 @@ export class DeviceConnection implements DeviceLink {
     const decided = new Promise<boolean>((resolve) => (verdict = resolve));
     // The stale connection ends before the new one logs in (two connections of one device replace each other).
     const ended = this.socket.end();
-    this.ahead = { socket: new WaSocket(this.auth, { deviceId: this.deviceId, wsUrl: this.options.wsUrl, openBy: by, loginGate: ended.then(() => decided) }), verdict };
+    this.ahead = { socket: this.newSocket(by, ended.then(() => decided)), verdict };
     return true;
   }
 
@@ -148,12 +148,17 @@ export class DeviceConnection implements DeviceLink {
     if (!ahead && !this.stale) return 'open';
     // The session in memory is the stored one: a new connection over it, with no load.
     await this.socket.end();
-    this.socket = ahead && !ahead.socket.isClosed ? ahead.socket : new WaSocket(this.auth, { deviceId: this.deviceId, wsUrl: this.options.wsUrl, openBy: by });
+    this.socket = ahead && !ahead.socket.isClosed ? ahead.socket : this.newSocket(by);
     this.opened = undefined;
     this.connectedOk = false;
     this.drained = undefined;
     this.checkAtLogin(first.chatJid);
     return 'reconnected';
+  }
+
+  /** A new connection over the session this link holds. */
+  private newSocket(openBy: number, loginGate?: Promise<boolean>): WaSocket {
+    return new WaSocket(this.auth, { deviceId: this.deviceId, wsUrl: this.options.wsUrl, openBy, loginGate });
   }
 
   /** Starts the existence check of a chat not known to exist as soon as WhatsApp accepts the login. */

@@ -283,15 +283,20 @@ describe('the WhatsApp port: a warm instance whose connection closed while it id
     while (world.sim.connections(deviceJid).live > 0) await sleep(5);
     await sleep(50);
   };
+  /** A port that pinned on a newly linked device and kept its connection, which WhatsApp then closed. */
+  const staleWarmLink = async (deviceId: string, client?: DynamoDBClient) => {
+    const linked = await world.link(deviceId);
+    const port = newPort(world, { client });
+    await pinCall(port, { deviceId, chatJid: world.contactJid, pinned: true });
+    await closeConnections(linked.deviceJid);
+    return { linked, port };
+  };
 
   it('logs in again over the session it holds: no session load, one new login, the pin lands and is stored', async () => {
     // Prepare
-    const linked = await world.link('reconnect');
     const client = new DynamoDBClient({});
     const counter = attachRequestCounter(client);
-    const port = newPort(world, { client });
-    await pinCall(port, { deviceId: 'reconnect', chatJid: world.contactJid, pinned: true });
-    await closeConnections(linked.deviceJid);
+    const { linked, port } = await staleWarmLink('reconnect', client);
     const logins = world.sim.connections(linked.deviceJid).total;
     counter.reset();
     // Act
@@ -313,13 +318,10 @@ describe('the WhatsApp port: a warm instance whose connection closed while it id
 
   it('another instance changed the session meanwhile: the early connection ends without logging in, and the pin loads the session and logs in once', async () => {
     // Prepare
-    const linked = await world.link('reconnect-changed');
     const client = new DynamoDBClient({});
     const counter = attachRequestCounter(client);
-    const port = newPort(world, { client });
+    const { linked, port } = await staleWarmLink('reconnect-changed', client);
     const other = newPort(world);
-    await pinCall(port, { deviceId: 'reconnect-changed', chatJid: world.contactJid, pinned: true });
-    await closeConnections(linked.deviceJid);
     await pinCall(other, { deviceId: 'reconnect-changed', chatJid: world.contactJid, pinned: false });
     await closePort(other);
     const logins = world.sim.connections(linked.deviceJid).total;
@@ -341,10 +343,7 @@ describe('the WhatsApp port: a warm instance whose connection closed while it id
 
   it('while another caller holds the lease, its early connection never logs in; once the lease is free, a cold login serves', async () => {
     // Prepare
-    const linked = await world.link('reconnect-busy');
-    const port = newPort(world);
-    await pinCall(port, { deviceId: 'reconnect-busy', chatJid: world.contactJid, pinned: true });
-    await closeConnections(linked.deviceJid);
+    const { linked, port } = await staleWarmLink('reconnect-busy');
     const logins = world.sim.connections(linked.deviceJid).total;
     const handshakes = world.sim.connections().total;
     const held = await world.store.acquireLease('reconnect-busy', 'another caller', 30);

@@ -38,6 +38,7 @@ describe('WaSocket: a login held until it is decided', () => {
     // Act
     decide(true);
     await socket.open();
+    await socket.settle(Date.now() + 2_000); // Baileys' own work after login writes under the lease
     await socket.end();
     await release();
     // Assess
