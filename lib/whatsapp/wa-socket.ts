@@ -1,3 +1,5 @@
+import type { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
 import { Boom } from '@hapi/boom';
 import makeWASocket, {
   areJidsSameUser,
@@ -131,6 +133,28 @@ function holdLogin(sock: WASocket, gate: Promise<boolean>): void {
   void gate.then((go) => (go ? void (raw.send = send) : sock.end(undefined)));
 }
 
+/**
+ * Frames sent while one chunk of incoming traffic is handled (the receipts of a queued backlog, a burst of
+ * acks) leave together, in one write of the TCP (TLS) socket once that chunk is done, rather than one system
+ * call (and TLS record) per frame.
+ */
+function coalesceWrites(sock: WASocket): void {
+  const raw = (sock.ws as unknown as { socket: EventEmitter & { _socket?: Socket } }).socket;
+  raw.once('open', () => {
+    const tcp = raw._socket;
+    let corked = false;
+    tcp?.prependListener('data', () => {
+      if (corked) return;
+      corked = true;
+      tcp.cork();
+      setImmediate(() => {
+        corked = false;
+        tcp.uncork();
+      });
+    });
+  });
+}
+
 /** A Baileys close reason as one of our typed errors. */
 export function closeReasonError(deviceId: string, error: unknown): Error {
   const status = (error as Boom | undefined)?.output?.statusCode;
@@ -182,7 +206,9 @@ export class WaSocket {
       },
       waWebSocketUrl: options.wsUrl ?? 'wss://web.whatsapp.com/ws/chat',
       logger: baileysLogger,
-      connectTimeoutMs: budget,
+      // No timeout of Baileys' own per frame sent (two stack traces, an error and a timer each, 300 times on a busy pin):
+      // every wait here races its own deadline (open, query, drain, settle).
+      connectTimeoutMs: 0,
       defaultQueryTimeoutMs: budget,
       keepAliveIntervalMs: 60_000,
       fireInitQueries: false,
@@ -195,6 +221,7 @@ export class WaSocket {
       transactionOpts: { maxCommitRetries: 1, delayBetweenTriesMs: 0 },
     });
     if (options.loginGate) holdLogin(this.sock, options.loginGate);
+    coalesceWrites(this.sock);
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
     takeServerSync(this.sock, () => this.serverSyncs++);
     takeLogin(this.sock);
