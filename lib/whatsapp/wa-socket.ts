@@ -115,6 +115,10 @@ export function receiptOthersUnread(sock: WASocket, onSkipped: () => void): void
   });
 }
 
+/** The `ws` WebSocket under Baileys' client (created by makeWASocket) and, once open, its TCP (TLS) socket. */
+const webSocketOf = (sock: WASocket) =>
+  (sock.ws as unknown as { socket: EventEmitter & { send(data: Uint8Array, cb?: (error?: Error) => void): void; _socket?: Socket } }).socket;
+
 /**
  * Holds the login until `gate` resolves. The first frame, the Noise hello, carries only this connection's
  * ephemeral key; the second, the client finish, carries the device's static key and login payload: it
@@ -122,7 +126,7 @@ export function receiptOthersUnread(sock: WASocket, onSkipped: () => void): void
  * finish fails as withheld, which the Baileys logger drops).
  */
 function holdLogin(sock: WASocket, gate: Promise<boolean>): void {
-  const raw = (sock.ws as unknown as { socket: { send(data: Uint8Array, cb?: (error?: Error) => void): void } }).socket;
+  const raw = webSocketOf(sock);
   const send = raw.send.bind(raw);
   let frames = 0;
   raw.send = (data, cb) => {
@@ -139,7 +143,7 @@ function holdLogin(sock: WASocket, gate: Promise<boolean>): void {
  * call (and TLS record) per frame.
  */
 function coalesceWrites(sock: WASocket): void {
-  const raw = (sock.ws as unknown as { socket: EventEmitter & { _socket?: Socket } }).socket;
+  const raw = webSocketOf(sock);
   raw.once('open', () => {
     const tcp = raw._socket;
     let corked = false;
