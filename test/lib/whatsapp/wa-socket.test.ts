@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Socket } from 'node:net';
+import { WhatsAppTimeoutError } from '../../../lib/errors.js';
 import { openSessionAuthState } from '../../../lib/session/session-auth-state.js';
 import { WaSocket } from '../../../lib/whatsapp/wa-socket.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
@@ -59,5 +61,40 @@ describe('WaSocket: a login held until it is decided', () => {
     expect(world.sim.connections(linked.deviceJid).total).toBe(0);
     expect(world.sim.connections().live).toBe(0);
     expect(world.sim.violations).toEqual([]);
+  });
+});
+
+describe('WaSocket: a server that never answers', () => {
+  it('accepting the connection but not the WebSocket upgrade: open() fails at its deadline, and end() closes it', async () => {
+    // Prepare
+    const deviceId = 'silent-server';
+    await world.link(deviceId);
+    const accepted: Socket[] = [];
+    const silent = createServer((socket) => void accepted.push(socket.on('error', () => undefined).resume()));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as { port: number };
+    const lease = await world.store.acquireLease(deviceId, randomUUID(), 30);
+    const auth = openSessionAuthState(world.store, lease, await world.store.load(deviceId));
+    const started = Date.now();
+    const socket = new WaSocket(auth, { deviceId, wsUrl: `ws://127.0.0.1:${port}/ws/chat`, openBy: started + 800 });
+    // Act
+    const failure = await socket.open().then(() => undefined, (error: unknown) => error);
+    const failedAfter = Date.now() - started;
+    await socket.end();
+    await world.store.releaseLease(lease);
+    const closedByClient = await new Promise<boolean>((resolve) => {
+      if (accepted[0]?.destroyed) return resolve(true);
+      accepted[0]?.once('close', () => resolve(true));
+      setTimeout(() => resolve(false), 2_000);
+    });
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+    // Assess
+    expect(failure).toBeInstanceOf(WhatsAppTimeoutError);
+    expect(failedAfter).toBeGreaterThanOrEqual(790);
+    expect(failedAfter).toBeLessThan(2_000);
+    expect(accepted).toHaveLength(1);
+    expect(socket.isClosed).toBe(true);
+    expect(closedByClient).toBe(true);
   });
 });
