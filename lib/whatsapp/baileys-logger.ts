@@ -41,9 +41,10 @@ export const baileysLogger: SocketConfig['logger'] = {
     if (!EXPECTED.test(message(obj, msg))) logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
   },
   error: (obj, msg) => {
-    if (EXPECTED.test(String(safeFields(obj).error))) return;
+    const fields = safeFields(obj);
+    if (EXPECTED.test(String(fields.error))) return;
     const streamError = (obj as { fullErrorNode?: BinaryNode } | undefined)?.fullErrorNode;
-    if (!streamError) return logger.warn(message(obj, msg), { source: 'baileys', ...safeFields(obj) });
+    if (!streamError) return logger.warn(message(obj, msg), { source: 'baileys', ...fields });
     const { reason, statusCode } = getErrorCodeFromStreamError(streamError);
     (ROUTINE_STREAM_ENDS.has(statusCode) ? logger.info : logger.warn).call(logger, message(obj, msg), { source: 'baileys', statusCode, reason });
   },
