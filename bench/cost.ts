@@ -6,7 +6,7 @@ import { AWS_PRICES, type AwsPrices } from './aws-prices.js';
 
 /** Means over the measured pins of one variant. */
 export interface PinFigures {
-  /** Handler duration (billed per 1 ms, rounded up). */
+  /** Invocation duration: the handler and what it finished after its response (billed per 1 ms, rounded up). */
   handlerMs: number;
   /** INIT duration of a cold start (billed since 2025-08-01); 0 for a warm instance. */
   initMs: number;

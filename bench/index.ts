@@ -70,6 +70,7 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     /** Means over the measured pins: what the cost per pin is computed from. */
     means: {
       handlerMs: round(mean(of((sample) => sample.handlerMs)), 1),
+      afterResponseMs: round(mean(of((sample) => sample.afterResponseMs)), 1),
       initMs: round(mean(of((sample) => sample.initMs)), 1),
       readUnits: round(mean(of((sample) => sample.dynamodb.readUnits)), 2),
       writeUnits: round(mean(of((sample) => sample.dynamodb.writeUnits)), 2),
@@ -83,6 +84,8 @@ function summarise(latencyMs: number, variant: Variant, samples: PinSample[]) {
     minMs: round(Math.min(...of((sample) => sample.wallMs))),
     initMsMedian: round(median(of((sample) => sample.initMs))),
     handlerMsMedian: round(median(of((sample) => sample.handlerMs))),
+    /** Answer → invocation over (the turn's rest after the response), median. */
+    afterResponseMsMedian: round(median(of((sample) => sample.afterResponseMs))),
     cpuMsMedian: round(median(of((sample) => sample.cpuMs))),
     phasesMsMedian: Object.fromEntries(phaseNames.map((name) => [name, round(median(of((sample) => sample.phases?.[name])))])),
     wallMs: of((sample) => sample.wallMs).map((value) => round(value)),
@@ -201,7 +204,7 @@ async function main() {
     console.log(
       table(
         runs.map((run) => ({ ...run, ok: `${run.pins - run.failures}/${run.pins}`, 'ddb bytes': `${run.dynamodbBytesSent ?? 0}/${run.dynamodbBytesReceived ?? 0}` })),
-        ['latencyMs', 'variant', 'ok', 'patched', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'readUnits', 'writeUnits', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
+        ['latencyMs', 'variant', 'ok', 'patched', 'roundTrips', 'stanzas', 'dynamodbRequests', 'ddb bytes', 'readUnits', 'writeUnits', 'p50Ms', 'p95Ms', 'initMsMedian', 'handlerMsMedian', 'afterResponseMsMedian', 'cpuMsMedian', 'peakRssMb', 'newConnections'],
       ),
     );
     for (const run of runs) {

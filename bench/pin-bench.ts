@@ -18,12 +18,14 @@
  * round after round) and share the machine's noise fairly without disturbing each other.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { startLocalExtensionsApi, type LocalExtensionsApi } from '../lib/local/local-extensions-api.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../lib/local/local-secrets-manager.js';
 import { DynamoDbSessionStore, ensureSessionTable } from '../lib/session/dynamodb-session-store.js';
 import { startSimulator, type LinkedDevice, type OfflineQueueStats, type Simulator } from '../lib/simulator/index.js';
@@ -33,6 +35,7 @@ import type { FromChild, ToChild } from './bench-child.js';
 import { BUILD_DIR, childEnv, NODE } from './bundles.js';
 import { startDynamoDbProxy, type DynamoDbCounts, type DynamoDbProxy } from './dynamodb-proxy.js';
 import type { NaivePinInput } from './naive-pin.js';
+import type { RunnerInput } from './pin-runner.js';
 import { countRoundTrips, type RoundTrips } from './round-trips.js';
 import { startWireProxy, type WireProxy } from './wire-proxy.js';
 
@@ -77,6 +80,8 @@ const CHAT_NUMBER = '6289685028129'; // the chat of events/api-gateway-v2/pin.js
 const WARM_IDLE_LIMIT_MS = 25_000;
 const SECRET_ID = 'pin-api-credentials';
 const PIN_TIMEOUT_MS = 60_000;
+/** The Lambda time a bench invocation has (bench/pin-runner.ts). */
+const INVOCATION_MS = 29_000;
 
 /** One measured pin. */
 export interface PinSample {
@@ -88,6 +93,11 @@ export interface PinSample {
   initMs?: number;
   /** Inside the child: the handler / naive pin alone. */
   handlerMs: number;
+  /**
+   * Ours: answer → the invocation over for Lambda (the after-response extension asked for the next event): the turn's
+   * rest (commit, release) finished after the response, billed. Naive: 0.
+   */
+  afterResponseMs: number;
   maxRssKb: number;
   /** CPU time of the child: whole process (cold and naive) or the invocation (warm). */
   cpuMs: number;
@@ -255,6 +265,8 @@ interface VariantContext {
   deviceId: string;
   wire: WireProxy;
   dynamodb: DynamoDbProxy;
+  /** Ours: Lambda's runtime API (its extension part) for the child, which registers to finish turns after their response. */
+  lambda?: LocalExtensionsApi;
   env: Record<string, string>;
   file: string;
   folder?: string;
@@ -352,8 +364,9 @@ export async function pinBench(options: PinBenchOptions): Promise<VariantResult[
         const wire = await startWireProxy(sim.url);
         wire.latencyMs = options.latencyModel === 'proxy' ? latencyMs : 0;
         const dynamodb = await startDynamoDbProxy(options.dynamodbEndpoint);
+        const lambda = spec.runner === 'ours' ? await startLocalExtensionsApi() : undefined;
         const context: VariantContext = {
-          variant, spec, latencyMs, phoneNumber, deviceId, deviceJid: linked?.deviceJid ?? '', wire, dynamodb, samples: [],
+          variant, spec, latencyMs, phoneNumber, deviceId, deviceJid: linked?.deviceJid ?? '', wire, dynamodb, lambda, samples: [],
           chatJid: history?.chatJid ?? `${CHAT_NUMBER}@s.whatsapp.net`,
           count: counts[spec.count],
           file: spec.runner === 'ours' ? options.runnerFile : options.naiveFile,
@@ -369,6 +382,7 @@ export async function pinBench(options: PinBenchOptions): Promise<VariantResult[
             CHECK_CHAT_EXISTS: 'true',
             AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
             AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
+            ...(lambda && { AWS_LAMBDA_RUNTIME_API: lambda.address }),
           },
         };
         contexts.push(context);
@@ -428,6 +442,7 @@ export async function pinBench(options: PinBenchOptions): Promise<VariantResult[
         await context.warm?.exit();
         await context.wire.stop();
         await context.dynamodb.stop();
+        await context.lambda?.stop();
         const history = seeded.get(context.variant);
         const info = sim.appStateInfo(context.phoneNumber);
         results.push({
@@ -452,6 +467,7 @@ export async function pinBench(options: PinBenchOptions): Promise<VariantResult[
     for (const context of contexts) {
       await context.wire.stop().catch(() => undefined);
       await context.dynamodb.stop().catch(() => undefined);
+      await context.lambda?.stop().catch(() => undefined);
     }
     await sim.stop();
     await secrets.stop();
@@ -490,9 +506,10 @@ async function prepare(sim: Simulator, store: DynamoDbSessionStore, context: Var
 /** One pin of a variant (toggling its chat, so that a patch is sent), with what the simulator and the proxies saw of it. */
 async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: VariantContext, measured: boolean): Promise<PinSample> {
   const pinned = !(sim.chatState(context.phoneNumber, context.chatJid)?.pinned ?? false);
+  const requestId = randomUUID();
   const input =
     context.spec.runner === 'ours'
-      ? pinEvent(context.chatJid, pinned)
+      ? ({ event: pinEvent(context.chatJid, pinned), requestId } satisfies RunnerInput)
       : ({ folder: context.folder!, wsUrl: context.wire.url, chatJid: context.chatJid, pinned } satisfies NaivePinInput);
   context.dynamodb.reset();
   const recordFrom = sim.record.length;
@@ -504,13 +521,20 @@ async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: Va
   let initMs: number | undefined;
   let done: Extract<FromChild, { type: 'done' }> | undefined;
   let error: string | undefined;
+  let over: Promise<number> | undefined;
   try {
     if (!context.warm) initMs = (await child.ready).initMs;
+    // As Lambda does: the invocation starts for its extensions as for its handler.
+    over = context.lambda?.invoke(requestId, Date.now() + INVOCATION_MS);
     done = await child.pin(input);
   } catch (failure) {
     error = (failure as Error).message;
   }
   const answered = performance.now();
+  // The environment is frozen (the next pin waits) only once the turn's rest finished after the response.
+  let timer: NodeJS.Timeout | undefined;
+  const overAt = over && done ? await Promise.race([over, new Promise<number>((resolve) => (timer = setTimeout(() => resolve(Number.NaN), INVOCATION_MS)))]) : answered;
+  clearTimeout(timer);
   const phases = child.lastPhases();
   if (!context.warm) await child.exit();
   const stanzas = sim.record.slice(recordFrom).filter((entry) => entry.deviceJid === context.deviceJid && entry.at <= answered);
@@ -521,6 +545,7 @@ async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: Va
     wallMs: answered - started,
     initMs,
     handlerMs: done?.ms ?? Number.NaN,
+    afterResponseMs: overAt - answered,
     maxRssKb: done?.maxRssKb ?? 0,
     cpuMs: (context.warm ? done?.cpuMs : done?.cpuMsSinceStart) ?? Number.NaN,
     roundTrips: countRoundTrips(context.wire.connections, deviceRecord, started, answered),

@@ -16,6 +16,7 @@ import { isClientError, mapError, type Envelope } from '../lib/http/error-respon
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
 import { logger, metrics, tracer } from '../lib/observability.js';
 import { PinChat, type PinChatInput, type PinChatResult } from '../lib/pin/pin-chat.js';
+import { AfterResponse } from '../lib/lambda-runtime/after-response.js';
 import { DeadLetterQueue } from '../lib/queue/dead-letter-queue.js';
 import { createWhatsAppPort } from '../lib/whatsapp/create-whatsapp-port.js';
 
@@ -23,7 +24,9 @@ const MAX_BODY_BYTES = 16 * 1024;
 const DEADLINE_MARGIN_MS = 1_000;
 
 const config = loadConfig();
-const pinChat = new PinChat(createWhatsAppPort(config), config.defaultDeviceId, config.maxPinnedChats);
+// In Lambda a pin is answered once WhatsApp accepted it; the commit and the lease's release finish after the response.
+const afterResponse = new AfterResponse(config.finishAfterResponse === false ? undefined : config.lambdaRuntimeApi, () => metrics.hasStoredMetrics() && metrics.publishStoredMetrics());
+const pinChat = new PinChat(createWhatsAppPort(config, undefined, (rest) => afterResponse.keep(rest)), config.defaultDeviceId, config.maxPinnedChats);
 const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,
   new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) }),
@@ -32,6 +35,7 @@ const authenticator = new SecretsManagerAuthenticator(
 authenticator.prefetch();
 const deadLetters = config.deadLetterQueueUrl ? new DeadLetterQueue(config.deadLetterQueueUrl) : undefined;
 if (config.stage) metrics.setDefaultDimensions({ stage: config.stage });
+await afterResponse.register(); // registrations are accepted during the cold start only
 
 /** Percent-decodes once (API Gateway may hand over `%40`); a value that does not decode is kept as is and fails validation. */
 function decoded(value: string | undefined): string | undefined {
@@ -113,6 +117,7 @@ async function pinRecord(record: SQSRecord, context: Context) {
 }
 
 export const handler = middy<InvocationEvent, unknown, Error, Context>()
+  .use(afterResponse.middleware())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics, { captureColdStartMetric: true }))

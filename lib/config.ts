@@ -25,6 +25,13 @@ export interface Config {
   deadLetterQueueUrl: string | undefined;
   /** Deployment stage, added as the `stage` dimension of every metric; undefined adds none. */
   stage: string | undefined;
+  /**
+   * Lambda's runtime API (AWS_LAMBDA_RUNTIME_API, set by Lambda), through which the function registers to finish a
+   * turn after its response; undefined outside Lambda: a caller waits for its whole turn.
+   */
+  lambdaRuntimeApi?: string;
+  /** FINISH_AFTER_RESPONSE: in Lambda, answer a pin as soon as WhatsApp accepted it and commit after the response (unset: yes); false: commit first. */
+  finishAfterResponse?: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,5 +78,7 @@ export function loadConfig(env: Env = process.env): Config {
     leaseSeconds: integer(env, 'LEASE_SECONDS', 30, 5, 900),
     deadLetterQueueUrl: url(env, 'DEAD_LETTER_QUEUE_URL'),
     stage: env.STAGE?.trim() || undefined,
+    lambdaRuntimeApi: env.AWS_LAMBDA_RUNTIME_API?.trim() || undefined,
+    finishAfterResponse: env.FINISH_AFTER_RESPONSE?.trim() ? boolean(env, 'FINISH_AFTER_RESPONSE', true) : undefined,
   };
 }

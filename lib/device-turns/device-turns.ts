@@ -20,6 +20,12 @@ import { decodeOutcome, encodeOutcome, type RequestOutcome } from './turn-outcom
 
 export interface DeviceTurnsOptions {
   leaseSeconds: number;
+  /**
+   * Takes over the rest of a turn once its caller's own request has its outcome (serving what queued meanwhile,
+   * draining, the commit and the release) to finish it after the response (lib/lambda-runtime/after-response.ts);
+   * false, or absent: the caller waits for it.
+   */
+  finishAfterResponse?: (rest: Promise<unknown>) => boolean;
 }
 
 /** Time kept after WhatsApp answered for draining, ending the socket and the final commit. */
@@ -35,8 +41,9 @@ const MIN_TURN_MS = 1_000;
 /** Most requests decided and sent together. */
 const MAX_BATCH = 50;
 /**
- * Once its own request is answered, a holder serves what others queued for at most this long more (its
- * caller waits for it): then it releases, and a waiting caller takes the turn with a connection of its own.
+ * Once its own request is answered, a holder serves what others queued for at most this long more (after its
+ * response when the turn finishes after it, else its caller waits): then it releases, and a waiting caller takes
+ * the turn with a connection of its own.
  */
 const HANDOFF_MS = 5_000;
 /** Waiting callers poll the lease item: first after this long, then less and less often. */
@@ -70,10 +77,24 @@ class CallRecord {
   batches = 0;
   served = 0;
   link?: DeviceLink;
+  /** The caller's own outcome, as soon as it is known (the turn may go on: queued requests, the commit). */
+  readonly answer: Promise<RequestOutcome>;
+  answered!: (outcome: RequestOutcome) => void;
+  private isAnswered = false;
+
+  constructor() {
+    this.answer = new Promise((resolve) => {
+      this.answered = (outcome) => {
+        this.isAnswered = true;
+        resolve(outcome);
+      };
+    });
+  }
 
   readonly phase: Phase = async (name, work) => {
     const begin = performance.now();
-    const segment = tracer.isTracingEnabled() ? tracer.getSegment()?.addNewSubsegment(`### ${name}`) : undefined;
+    // After the answer the handler's trace is closed: later steps are in the log line only.
+    const segment = !this.isAnswered && tracer.isTracingEnabled() ? tracer.getSegment()?.addNewSubsegment(`### ${name}`) : undefined;
     try {
       return await work();
     } finally {
@@ -86,6 +107,8 @@ class CallRecord {
 export class DeviceTurns implements WhatsAppPort {
   /** Connections this instance keeps between turns, by device. */
   private readonly warm = new Map<string, DeviceLink>();
+  /** Turns answered and still finishing after their response, by device. */
+  private readonly finishing = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly queue: DeviceQueue,
@@ -94,22 +117,32 @@ export class DeviceTurns implements WhatsAppPort {
     private readonly options: DeviceTurnsOptions,
   ) {}
 
+  /**
+   * Answers with the caller's own outcome as soon as it is known; the rest of the turn finishes after the
+   * response when it can (`finishAfterResponse`), else before it. A turn of the same device still finishing in
+   * this instance goes first (SQS records of one device, one after another).
+   */
   async setChatPinned(command: PinChatCommand, context: PinChatContext, plan: PinPlanner): Promise<PinDecision> {
+    await this.finishing.get(command.deviceId);
     const call = new CallRecord();
     const request: PinRequest = { id: context.invocationId, chatJid: command.chatJid, pinned: command.pinned };
-    let outcome: RequestOutcome;
-    try {
-      outcome = await this.take(command.deviceId, request, context.deadline, plan, call);
-    } catch (error) {
-      outcome = error instanceof Error ? error : new Error(`the pin failed: ${String(error)}`);
-    }
-    this.report(command, call, outcome);
+    const turn = this.take(command.deviceId, request, context.deadline, plan, call).catch((error: unknown) => (error instanceof Error ? error : new Error(`the pin failed: ${String(error)}`)));
+    const reported = turn.then((outcome) => this.report(command, call, outcome));
+    const { outcome, early } = await Promise.race([call.answer.then((outcome) => ({ outcome, early: true })), turn.then((outcome) => ({ outcome, early: false }))]);
+    if (early && this.options.finishAfterResponse?.(reported)) this.finishLater(command.deviceId, reported);
+    else await reported;
     if (outcome instanceof Error) throw outcome;
     return outcome;
   }
 
-  /** Ends every kept connection (tests, local runner shutdown). */
+  private finishLater(deviceId: string, rest: Promise<unknown>): void {
+    const done: Promise<unknown> = rest.finally(() => this.finishing.get(deviceId) === done && this.finishing.delete(deviceId));
+    this.finishing.set(deviceId, done);
+  }
+
+  /** Ends every kept connection, once the turns still finishing are done (tests, local runner shutdown). */
   async close(): Promise<void> {
+    await Promise.all(this.finishing.values());
     const links = [...this.warm.values()];
     this.warm.clear();
     await Promise.all(links.map((link) => link.end()));
@@ -203,6 +236,7 @@ export class DeviceTurns implements WhatsAppPort {
         if (answered.has(own.id)) {
           ownOutcome = decodeOutcome(answered.get(own.id)!);
           ownAnsweredAt = Date.now();
+          call.answered(ownOutcome);
         }
         // A request that took a free lease arrived after everything already queued: it goes last (for a chat
         // requested more than once the last one decides), and in the first batch.
@@ -216,8 +250,9 @@ export class DeviceTurns implements WhatsAppPort {
             continue;
           }
           if (outcomes.has(own.id)) {
-            ownOutcome = outcomes.get(own.id);
+            ownOutcome = outcomes.get(own.id)!;
             ownAnsweredAt = Date.now();
+            call.answered(ownOutcome);
           }
           await link.drain(stop, call.phase);
           const failed = [...outcomes.values()].find((outcome) => outcome instanceof Error && !(outcome.name === 'ChatNotFoundError'));

@@ -2,7 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Config } from '../config.js';
 import type { OpenLink } from '../device-turns/device-link.js';
 import { DeviceQueue } from '../device-turns/device-queue.js';
-import { DeviceTurns } from '../device-turns/device-turns.js';
+import { DeviceTurns, type DeviceTurnsOptions } from '../device-turns/device-turns.js';
 import type { WhatsAppPort } from '../pin/whatsapp-port.js';
 import { DynamoDbSessionStore } from '../session/dynamodb-session-store.js';
 
@@ -21,7 +21,11 @@ export const whatsappSide = () => (side ??= import('./device-connection.js'));
  * store. The WhatsApp side is imported right after the cold start's own code has run (setImmediate), while the API
  * credentials' prefetch is in flight; a request that needs it sooner waits for it.
  */
-export function createWhatsAppPort(config: Config, client = new DynamoDBClient({})): WhatsAppPort & { close(): Promise<void> } {
+export function createWhatsAppPort(
+  config: Config,
+  client = new DynamoDBClient({}),
+  finishAfterResponse?: DeviceTurnsOptions['finishAfterResponse'],
+): WhatsAppPort & { close(): Promise<void> } {
   const sessions = new DynamoDbSessionStore(client, config.sessionTable);
   let connections: Promise<OpenLink> | undefined;
   const opener = () =>
@@ -30,5 +34,5 @@ export function createWhatsAppPort(config: Config, client = new DynamoDBClient({
     ));
   setImmediate(() => opener().catch(() => undefined)); // a failure meets the first pin again
   const open: OpenLink = async (...args) => (await opener())(...args);
-  return new DeviceTurns(new DeviceQueue(client, config.sessionTable), sessions, open, { leaseSeconds: config.leaseSeconds });
+  return new DeviceTurns(new DeviceQueue(client, config.sessionTable), sessions, open, { leaseSeconds: config.leaseSeconds, finishAfterResponse });
 }

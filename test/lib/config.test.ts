@@ -22,8 +22,8 @@ describe('loadConfig', () => {
   });
 
   it('takes overrides', () => {
-    const config = loadConfig({ ...required, DEFAULT_DEVICE_ID: 'sales', WHATSAPP_WS_URL: 'ws://127.0.0.1:1/ws/chat', CHECK_CHAT_EXISTS: 'false', PIN_TIMEOUT_MS: '9000', LEASE_SECONDS: '12', WHATSAPP_MEDIA_URL: 'http://127.0.0.1:2', MAX_PINNED_CHATS: '0', DEAD_LETTER_QUEUE_URL: DLQ_URL, STAGE: 'staging' });
-    expect(config).toMatchObject({ deadLetterQueueUrl: DLQ_URL, stage: 'staging', defaultDeviceId: 'sales', whatsappWsUrl: 'ws://127.0.0.1:1/ws/chat', whatsappMediaUrl: 'http://127.0.0.1:2', maxPinnedChats: 0, checkChatExists: false, pinTimeoutMs: 9000, leaseSeconds: 12 });
+    const config = loadConfig({ ...required, DEFAULT_DEVICE_ID: 'sales', WHATSAPP_WS_URL: 'ws://127.0.0.1:1/ws/chat', CHECK_CHAT_EXISTS: 'false', PIN_TIMEOUT_MS: '9000', LEASE_SECONDS: '12', WHATSAPP_MEDIA_URL: 'http://127.0.0.1:2', MAX_PINNED_CHATS: '0', DEAD_LETTER_QUEUE_URL: DLQ_URL, STAGE: 'staging', AWS_LAMBDA_RUNTIME_API: '127.0.0.1:9001', FINISH_AFTER_RESPONSE: 'false' });
+    expect(config).toMatchObject({ lambdaRuntimeApi: '127.0.0.1:9001', finishAfterResponse: false, deadLetterQueueUrl: DLQ_URL, stage: 'staging', defaultDeviceId: 'sales', whatsappWsUrl: 'ws://127.0.0.1:1/ws/chat', whatsappMediaUrl: 'http://127.0.0.1:2', maxPinnedChats: 0, checkChatExists: false, pinTimeoutMs: 9000, leaseSeconds: 12 });
   });
 
   it.each(['SESSION_TABLE', 'API_CREDENTIALS_SECRET_ID'])('fails fast without %s', (name) => {
@@ -32,6 +32,7 @@ describe('loadConfig', () => {
 
   it.each([
     ['CHECK_CHAT_EXISTS', 'yes'],
+    ['FINISH_AFTER_RESPONSE', 'later'],
     ['PIN_TIMEOUT_MS', '60000'],
     ['LEASE_SECONDS', 'ten'],
     ['MAX_PINNED_CHATS', '-1'],

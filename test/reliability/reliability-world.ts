@@ -54,7 +54,7 @@ export const isCommit = (input: Record<string, unknown>) =>
   JSON.stringify((input.TransactItems as unknown[] | undefined)?.at(-1) ?? {}).includes('REMOVE #owner');
 
 /** A WhatsApp port as production wires it (lib/whatsapp/create-whatsapp-port.ts), on its own DynamoDB client. */
-export function newPort(world: World, options: { leaseSeconds?: number; client?: DynamoDBClient } = {}): WhatsAppPort {
+export function newPort(world: World, options: { leaseSeconds?: number; client?: DynamoDBClient; finishAfterResponse?: (rest: Promise<unknown>) => boolean } = {}): WhatsAppPort {
   return createWhatsAppPort(
     {
       sessionTable: world.table,
@@ -70,6 +70,7 @@ export function newPort(world: World, options: { leaseSeconds?: number; client?:
       stage: undefined,
     },
     options.client ?? new DynamoDBClient({}),
+    options.finishAfterResponse,
   );
 }
 

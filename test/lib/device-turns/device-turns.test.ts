@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DeviceQueue } from '../../../lib/device-turns/device-queue.js';
 import { registerLinkedDevice } from '../../support/log-capture-secrets.js';
 import { startWorld, type World } from '../../support/simulated-world.js';
-import { closePort, newPort, pinCall, sleep, type Outcome } from '../../reliability/reliability-world.js';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { closePort, isCommit, newPort, pinCall, sleep, versions, type Outcome } from '../../reliability/reliability-world.js';
 
 // The device's turn-taking against the simulator and DynamoDB Local: every caller has a WhatsApp port of
 // its own (its own DynamoDB client, Baileys state and kept connections), as separate Lambda instances would.
@@ -151,5 +152,40 @@ describe('many callers, one connection', () => {
     expect(answered.map((o) => o.status)).toEqual(Array(7).fill(200));
     expect(pinned(jids[0]!)).toBe(false);
     expect(world.sim.connections(deviceJid).total).toBe(1);
+  });
+});
+
+describe('a turn finished after its response (as in Lambda, lib/lambda-runtime/after-response.ts)', () => {
+  it('the caller is answered once WhatsApp accepted the pin; the commit and the release come after, and the next call of the device waits for them', async () => {
+    // Prepare: a port whose turns finish after their answer; its DynamoDB client counts the commits that completed
+    const { deviceId, jids, deviceJid, phoneNumber, pinned } = await device(2);
+    const client = new DynamoDBClient({});
+    let commits = 0;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        const result = await next(args);
+        if (isCommit(args.input as Record<string, unknown>)) commits++;
+        return result;
+      },
+      { step: 'initialize', name: 'countCommits' },
+    );
+    const rests: Array<Promise<unknown>> = [];
+    const port = newPort(world, { client, finishAfterResponse: (rest) => (rests.push(rest), true) });
+    // Act
+    const first = await pinCall(port, { deviceId, chatJid: jids[0]!, pinned: true });
+    const atFirstAnswer = { commits, pinned: pinned(jids[0]!) };
+    const second = await pinCall(port, { deviceId, chatJid: jids[1]!, pinned: true });
+    await Promise.all(rests);
+    const { stored, server } = await versions(world, deviceId, phoneNumber);
+    await closePort(port);
+    // Assess
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(atFirstAnswer).toEqual({ commits: 0, pinned: true });
+    expect(rests).toHaveLength(2);
+    expect(commits).toBe(2);
+    expect(stored).toBe(server);
+    // The second call found the lease released and the first call's connection kept: one login in all.
+    expect(world.sim.connections(deviceJid)).toMatchObject({ total: 1 });
+    expect(world.sim.violations).toEqual([]);
   });
 });
