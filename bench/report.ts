@@ -64,7 +64,7 @@ export function readDeployment(): Deployment & { notes: string[] } {
       'Secrets Manager: measured calls per pin (a cold start reads the secret once; a warm instance caches it 5 minutes) + 1 warm instance re-reading it every 5 minutes around the clock (fixed part)',
       'KMS: the sessions table\'s customer-managed key, $1/month; its requests are not counted (DynamoDB caches the table key, a few calls an hour)',
       'DynamoDB: request units as DynamoDB Local accounts them (ReturnConsumedCapacity: 1 WRU per KB of the larger of the item before and after, 1 RRU per 4 KB strongly consistent), transactions from their request (DynamoDB Local undercounts them): 2 WRU per KB of each item; storage (< 1 MB per device) not counted',
-      'Lambda: billed duration = handler ms (+ INIT ms for a cold start: billed for on-demand ZIP functions since 2025-08-01), rounded up to 1 ms, means over the measured pins, timed on this machine (not on Lambda\'s CPU); the free tier is not applied',
+      'Lambda: billed duration = handler ms + what it finished after its response (Lambda bills until its after-response extension is done) (+ INIT ms for a cold start: billed for on-demand ZIP functions since 2025-08-01), rounded up to 1 ms, means over the measured pins, timed on this machine (not on Lambda\'s CPU); the free tier is not applied',
       'API Gateway: REST API requests; data transfer of ~0.3 KB answers not counted. EC2: t4g.nano on demand (730 h), 8 GB gp3, its public IPv4 address; WhatsApp traffic stays within the free 100 GB of data out',
     ],
   };

@@ -54,7 +54,8 @@ export async function startLocalExtensionsApi(): Promise<LocalExtensionsApi> {
         extensions.set(id, { name, events });
         return void response.writeHead(200, { 'Lambda-Extension-Identifier': id, 'Content-Type': 'application/json' }).end('{"functionName":"local","functionVersion":"$LATEST","handler":"index.handler"}');
       }
-      const extension = extensions.get(String(request.headers['lambda-extension-identifier']));
+      const id = String(request.headers['lambda-extension-identifier']);
+      const extension = extensions.get(id);
       if (request.method !== 'GET' || path !== '/2020-01-01/extension/event/next' || !extension) return void response.writeHead(403).end('{"errorType":"Extension.Forbidden"}');
       if (extension.delivered) {
         extension.delivered = false;
@@ -62,6 +63,12 @@ export async function startLocalExtensionsApi(): Promise<LocalExtensionsApi> {
       }
       if (extension.queued) return deliver(extension, extension.queued, response);
       extension.parked = response;
+      // Its process ended (a cold start's environment gone): it takes part in no later invocation.
+      response.on('close', () => {
+        if (extension.parked !== response) return;
+        extensions.delete(id);
+        extension.done?.();
+      });
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
