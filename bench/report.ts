@@ -35,6 +35,9 @@ const repo = (path: string) => new URL(`../${path}`, import.meta.url);
 const kb = (bytes: number | null | undefined) => (bytes == null ? '-' : `${(bytes / 1024).toFixed(1)} KB`);
 const usd = (value: number) => (value >= 100 ? `$${value.toFixed(0)}` : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(3)}`);
 const ratio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? Number((a / b).toFixed(2)) : null);
+/** A ratio target's figure, unrounded: the target holds or not on it (553 / 1002 is 0.552, over 0.55). */
+const exactRatio = (a: number | null | undefined, b: number | null | undefined) => (a != null && b ? a / b : null);
+const ratioText = (r: number | null) => (r == null ? '-' : r.toFixed(3));
 const pinsText = (n: number) => (n === 0 ? 'never' : !Number.isFinite(n) ? 'always' : n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 
 /** The deployment as configured: memory from cdk.json, alarms counted in infra/alarms.ts; the rest as infra/ builds it. */
@@ -105,8 +108,8 @@ export function report(runs: RunFigures[], results: VariantResult[], table: Tabl
     for (const latencyMs of latencies) {
       const [small, large] = [at(runs, 'size-0', latencyMs), at(runs, 'size-10k', latencyMs)];
       if (!small || !large) continue;
-      const r = ratio(large.p50Ms, small.p50Ms);
-      target('size-10k cold p50 ≤ 1.3× size-0', latencyMs, `${large.p50Ms} / ${small.p50Ms} ms = ${r}×`, r == null ? null : r <= 1.3);
+      const r = exactRatio(large.p50Ms, small.p50Ms);
+      target('size-10k cold p50 ≤ 1.3× size-0', latencyMs, `${large.p50Ms} / ${small.p50Ms} ms = ${ratioText(r)}×`, r == null ? null : r <= 1.3);
       target('size-10k DynamoDB bytes written per pin ≤ 8 KB', latencyMs, kb(large.dynamodbBytesSent), large.dynamodbBytesSent == null ? null : large.dynamodbBytesSent <= 8 * 1024);
       target('size-10k DynamoDB bytes read per pin ≤ 32 KB', latencyMs, kb(large.dynamodbBytesReceived), large.dynamodbBytesReceived == null ? null : large.dynamodbBytesReceived <= 32 * 1024);
     }
@@ -154,8 +157,8 @@ export function report(runs: RunFigures[], results: VariantResult[], table: Tabl
     for (const latencyMs of latencies) {
       const [busy, quiet] = [at(runs, 'busy', latencyMs), at(runs, 'ours-cold', latencyMs)];
       if (!busy) continue;
-      const r = ratio(busy.p50Ms, quiet?.p50Ms);
-      target('busy cold p50 ≤ 1.5× ours-cold (quiet)', latencyMs, `${busy.p50Ms} / ${quiet?.p50Ms} ms = ${r}×`, r == null ? null : r <= 1.5);
+      const r = exactRatio(busy.p50Ms, quiet?.p50Ms);
+      target('busy cold p50 ≤ 1.5× ours-cold (quiet)', latencyMs, `${busy.p50Ms} / ${quiet?.p50Ms} ms = ${ratioText(r)}×`, r == null ? null : r <= 1.5);
       target('busy DynamoDB requests per pin ≤ 6 (median)', latencyMs, String(busy.dynamodbRequests), busy.dynamodbRequests == null ? null : busy.dynamodbRequests <= 6);
       const rows = busyRows.filter((row) => row.latencyMs === latencyMs);
       const left = rows.map((row) => row.queuedAfter).filter((value): value is number => typeof value === 'number');
@@ -178,10 +181,10 @@ export function report(runs: RunFigures[], results: VariantResult[], table: Tabl
       if (warm) target('ours-warm round trips = 1 (no reconnection)', latencyMs, `${warm.roundTrips} (new connections: ${warm.newConnections})`, warm.roundTrips === 1 && warm.newConnections === 0);
       if (idle) target('idle-warm round trips ≤ 4', latencyMs, String(idle.roundTrips), idle.roundTrips == null ? null : idle.roundTrips <= 4);
     }
-    const coldRatio = ratio(cold?.p50Ms, naive?.p50Ms);
-    if (cold && naive) target('ours-cold p50 ≤ 0.7× naive', latencyMs, `${cold.p50Ms} / ${naive.p50Ms} ms = ${coldRatio}×`, latencyMs === top ? coldRatio != null && coldRatio <= 0.7 : null);
-    const idleRatio = ratio(idle?.p50Ms, naiveWarm?.p50Ms);
-    if (idle && naiveWarm) target('idle-warm p50 ≤ 0.55× naive-warm', latencyMs, `${idle.p50Ms} / ${naiveWarm.p50Ms} ms = ${idleRatio}×`, latencyMs === top ? idleRatio != null && idleRatio <= 0.55 : null);
+    const coldRatio = exactRatio(cold?.p50Ms, naive?.p50Ms);
+    if (cold && naive) target('ours-cold p50 ≤ 0.7× naive', latencyMs, `${cold.p50Ms} / ${naive.p50Ms} ms = ${ratioText(coldRatio)}×`, latencyMs === top ? coldRatio != null && coldRatio <= 0.7 : null);
+    const idleRatio = exactRatio(idle?.p50Ms, naiveWarm?.p50Ms);
+    if (idle && naiveWarm) target('idle-warm p50 ≤ 0.55× naive-warm', latencyMs, `${idle.p50Ms} / ${naiveWarm.p50Ms} ms = ${ratioText(idleRatio)}×`, latencyMs === top ? idleRatio != null && idleRatio <= 0.55 : null);
   }
   if (targets.length) {
     print(`\ntargets (issues 12 and 14; the ratio targets are set at ${top} ms, other latencies for information)`);
