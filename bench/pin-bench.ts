@@ -545,7 +545,7 @@ async function pinOnce(sim: Simulator, secrets: LocalSecretsManager, context: Va
     wallMs: answered - started,
     initMs,
     handlerMs: done?.ms ?? Number.NaN,
-    afterResponseMs: overAt - answered,
+    afterResponseMs: Math.max(0, overAt - answered),
     maxRssKb: done?.maxRssKb ?? 0,
     cpuMs: (context.warm ? done?.cpuMs : done?.cpuMsSinceStart) ?? Number.NaN,
     roundTrips: countRoundTrips(context.wire.connections, deviceRecord, started, answered),
