@@ -253,6 +253,8 @@ export class DeviceTurns implements WhatsAppPort {
             ownOutcome = outcomes.get(own.id)!;
             ownAnsweredAt = Date.now();
             call.answered(ownOutcome);
+            // Its response is on its way before the rest of the turn (the drain, the commit) takes the thread.
+            await new Promise((resolve) => setImmediate(resolve));
           }
           await link.drain(stop, call.phase);
           const failed = [...outcomes.values()].find((outcome) => outcome instanceof Error && !(outcome.name === 'ChatNotFoundError'));
