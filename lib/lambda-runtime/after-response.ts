@@ -9,7 +9,6 @@
  * Without a runtime API (npm start, tests, the CLI) or when the registration fails, nothing is kept: `keep` answers
  * false and the caller waits for the work itself.
  */
-import { request } from 'node:http';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { failureFields } from '../http/middlewares.js';
@@ -23,8 +22,12 @@ interface ExtensionEvent {
   deadlineMs?: number;
 }
 
-/** One call to the runtime API over loopback HTTP, with no timeout: `event/next` blocks until the next invocation. */
-function call(runtimeApi: string, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+/**
+ * One call to the runtime API over loopback HTTP, with no timeout: `event/next` blocks until the next invocation.
+ * (node:http is loaded on first use: outside Lambda, never; its import is not on the cold start's path.)
+ */
+async function call(runtimeApi: string, method: 'GET' | 'POST', path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request(`http://${runtimeApi}/2020-01-01/extension/${path}`, { method, headers, agent: false }, (res) => {
       let text = '';
