@@ -80,12 +80,13 @@ class CallRecord {
   /** The caller's own outcome, as soon as it is known (the turn may go on: queued requests, the commit). */
   readonly answer: Promise<RequestOutcome>;
   answered!: (outcome: RequestOutcome) => void;
-  private isAnswered = false;
+  /** When the own outcome was known (performance.now()): the caller's latency, whatever the turn did after. */
+  answeredAt?: number;
 
   constructor() {
     this.answer = new Promise((resolve) => {
       this.answered = (outcome) => {
-        this.isAnswered = true;
+        this.answeredAt ??= performance.now();
         resolve(outcome);
       };
     });
@@ -94,7 +95,7 @@ class CallRecord {
   readonly phase: Phase = async (name, work) => {
     const begin = performance.now();
     // After the answer the handler's trace is closed: later steps are in the log line only.
-    const segment = !this.isAnswered && tracer.isTracingEnabled() ? tracer.getSegment()?.addNewSubsegment(`### ${name}`) : undefined;
+    const segment = this.answeredAt === undefined && tracer.isTracingEnabled() ? tracer.getSegment()?.addNewSubsegment(`### ${name}`) : undefined;
     try {
       return await work();
     } finally {
@@ -387,7 +388,7 @@ export class DeviceTurns implements WhatsAppPort {
   private report(command: PinChatCommand, call: CallRecord, outcome: RequestOutcome): void {
     const failed = outcome instanceof Error;
     metrics.addMetric(failed ? 'PinFailed' : 'PinAccepted', MetricUnit.Count, 1);
-    metrics.addMetric('PinLatency', MetricUnit.Milliseconds, Math.round(performance.now() - call.started));
+    metrics.addMetric('PinLatency', MetricUnit.Milliseconds, Math.round((call.answeredAt ?? performance.now()) - call.started));
     if (call.role === 'waiter') metrics.addMetric('PinQueued', MetricUnit.Count, 1);
     else metrics.addMetric(call.connection === 'warm' ? 'WarmConnectionReused' : 'ColdConnection', MetricUnit.Count, 1);
     const stats = call.link?.stats();
