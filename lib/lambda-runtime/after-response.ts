@@ -107,7 +107,7 @@ export class AfterResponse {
         logger.warn('answering after the commit: the after-response extension stopped', failureFields(error));
         return;
       }
-      if (event.eventType !== 'INVOKE' || !event.requestId) return;
+      if (event.eventType !== 'INVOKE' || !event.requestId) return; // SHUTDOWN: the environment ends
       const entry = this.handler(event.requestId);
       const settled = (async () => {
         await entry.returned;

@@ -91,6 +91,8 @@ export async function startLocalExtensionsApi(): Promise<LocalExtensionsApi> {
       return performance.now();
     },
     stop: () => {
+      // As when Lambda shuts an environment down: the extensions waiting for an event get SHUTDOWN and end.
+      for (const extension of extensions.values()) if (extension.parked) deliver(extension, '{"eventType":"SHUTDOWN","shutdownReason":"spindown"}', extension.parked);
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
     },

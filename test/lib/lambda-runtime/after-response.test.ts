@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { Context } from 'aws-lambda';
 import { AfterResponse } from '../../../lib/lambda-runtime/after-response.js';
@@ -6,7 +7,6 @@ import { startLocalExtensionsApi, type LocalExtensionsApi } from '../../../lib/l
 import { lambdaContext } from '../../support/events.js';
 import { expectLogs } from '../../support/expected-logs.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let api: LocalExtensionsApi | undefined;
 
 afterEach(async () => {
