@@ -88,12 +88,12 @@ export async function bundle(name: string, entry: string, options: { plain?: boo
   };
 }
 
-/** A child's environment without the parent's loaders and caches (tsx, NODE_OPTIONS, a compile cache dir). */
+/** A child's environment without the parent's loaders and caches (tsx, NODE_OPTIONS, a compile cache dir), plus `extra`. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.NODE_OPTIONS;
   delete env.NODE_COMPILE_CACHE;
-  return env;
+  return { ...env, ...extra };
 }
 
 const IMPORT_TIMER = `

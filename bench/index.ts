@@ -11,6 +11,7 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { NODE_OPTIONS } from '../infra/bundling.js';
 import { startDynamoDbLocal } from '../lib/local/dynamodb-local.js';
 import { bundle, coldImport, type ColdImport } from './bundles.js';
 import { killBenchChildren, pinBench, VARIANTS, type PinSample, type Variant } from './pin-bench.js';
@@ -145,7 +146,8 @@ async function main() {
     const ours = await bundle('pin-chat', 'functions/pin-chat.ts');
     const runner = await bundle('pin-runner', 'bench/pin-runner.ts');
     const naive = await bundle('naive-pin', 'bench/naive-pin.ts', { plain: true });
-    const configEnv = { SESSION_TABLE: 'bench', API_CREDENTIALS_SECRET_ID: 'bench' };
+    // The function's own environment (its NODE_OPTIONS among it); the naive script runs as a user would run it, plain.
+    const configEnv = { SESSION_TABLE: 'bench', API_CREDENTIALS_SECRET_ID: 'bench', NODE_OPTIONS };
     const imports: { ours: ColdImport[]; naive: ColdImport[] } = { ours: [], naive: [] };
     for (let i = 0; i < IMPORTS; i++) {
       // Interleaved, so that the machine's load hits both alike.

@@ -25,6 +25,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { useMultiFileAuthState } from '@whiskeysockets/baileys';
+import { NODE_OPTIONS } from '../infra/bundling.js';
 import { startLocalExtensionsApi, type LocalExtensionsApi } from '../lib/local/local-extensions-api.js';
 import { startLocalSecretsManager, type LocalSecretsManager } from '../lib/local/local-secrets-manager.js';
 import { DynamoDbSessionStore, ensureSessionTable } from '../lib/session/dynamodb-session-store.js';
@@ -382,7 +383,7 @@ export async function pinBench(options: PinBenchOptions): Promise<VariantResult[
             CHECK_CHAT_EXISTS: 'true',
             AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
             AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.endpoint,
-            ...(lambda && { AWS_LAMBDA_RUNTIME_API: lambda.address }),
+            ...(lambda && { AWS_LAMBDA_RUNTIME_API: lambda.address, NODE_OPTIONS }),
           },
         };
         contexts.push(context);

@@ -15,7 +15,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { fileURLToPath } from 'node:url';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/observability.js';
-import { lambdaBundling } from './bundling.js';
+import { lambdaBundling, NODE_OPTIONS } from './bundling.js';
 
 export const PIN_ENTRY = fileURLToPath(new URL('../functions/pin-chat.ts', import.meta.url));
 export const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -79,6 +79,7 @@ export class PinFunction extends Construct {
         PIN_TIMEOUT_MS: String(PIN_TIMEOUT.toMilliseconds()),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        NODE_OPTIONS,
       },
     });
     Validations.of(this.function).acknowledge({

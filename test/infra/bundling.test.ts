@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { BUILT_APART_EXTERNALS } from '../../infra/after-bundling.mjs';
-import { afterBundlingCommand, BAILEYS_ALIAS, BUILT_APART, esbuildOptions, EXTERNAL_MODULES, lambdaBundling } from '../../infra/bundling.js';
+import { afterBundlingCommand, BAILEYS_ALIAS, BUILT_APART, esbuildOptions, EXTERNAL_MODULES, lambdaBundling, NODE_OPTIONS } from '../../infra/bundling.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,5 +56,16 @@ describe('bundling options', () => {
     expect(entry).toEqual(installed);
     const waproto = readFileSync(`${root}node_modules/@whiskeysockets/baileys/WAProto/index.js`, 'utf8');
     expect([...waproto.matchAll(/^export (?:const (\w+) =|\{ (.+) \})/gm)].map((match) => match[1] ?? match[2])).toEqual(['proto', '$root as default']);
+  });
+});
+
+describe("the function's Node.js options", () => {
+  it('are the ones every script that opens WhatsApp connections runs with: the local runner, login, invoke and the tests', () => {
+    // Prepare
+    const { scripts } = JSON.parse(readFileSync(`${root}/package.json`, 'utf8')) as { scripts: Record<string, string> };
+    // Act
+    const missing = ['start', 'login', 'invoke', 'test', 'test:soak'].filter((name) => !scripts[name]!.includes(NODE_OPTIONS));
+    // Assess
+    expect(missing).toEqual([]);
   });
 });

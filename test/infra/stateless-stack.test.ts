@@ -45,6 +45,7 @@ describe('StatelessStack', () => {
         'DEAD_LETTER_QUEUE_URL',
         'DEFAULT_DEVICE_ID',
         'MAX_PINNED_CHATS',
+        'NODE_OPTIONS',
         'PIN_TIMEOUT_MS',
         'POWERTOOLS_METRICS_NAMESPACE',
         'POWERTOOLS_SERVICE_NAME',
@@ -55,6 +56,7 @@ describe('StatelessStack', () => {
     expect(env).toMatchObject({ STAGE: 'prod', DEFAULT_DEVICE_ID: 'default', MAX_PINNED_CHATS: '3', CHECK_CHAT_EXISTS: 'true', PIN_TIMEOUT_MS: '20000', DEAD_LETTER_QUEUE_URL: { Ref: dlqId } });
     // the names the README's configuration table and the alarms use
     expect(env).toMatchObject({ POWERTOOLS_SERVICE_NAME: 'whatsapp-pin-api', POWERTOOLS_METRICS_NAMESPACE: 'WhatsAppPinApi' });
+    expect(env.NODE_OPTIONS).toBe('--experimental-async-context-frame'); // AsyncLocalStorage on AsyncContextFrame (infra/bundling.ts)
     expect(env.WHATSAPP_WS_URL).toBeUndefined();
     const stateful = Template.fromStack(defaults.stateful).toJSON().Resources;
     const tableRef = producedBy(env.SESSION_TABLE) as { Ref: string };
