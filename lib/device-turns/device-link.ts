@@ -17,9 +17,10 @@ export type Reuse = 'open' | 'reconnected' | false;
 export interface DeviceLink {
   /**
    * A kept link whose connection closed or idled out starts its next one before the lease is taken, up to
-   * the login, which waits for reusable()'s verdict. Returns whether it started one.
+   * the login, which waits for reusable()'s verdict. Returns undefined when it started none; else a promise
+   * that resolves once the new connection's first request left (or soon after, whatever happened to it).
    */
-  reconnectAhead(by: number): boolean;
+  reconnectAhead(by: number): Promise<void> | undefined;
   /**
    * Whether the link can serve under this new lease: nobody changed the session since its commit; then its
    * connection as is (alive, not idle too long) or a new one (`first`'s chat checked at login if unknown).

@@ -155,6 +155,8 @@ export class DeviceTurns implements WhatsAppPort {
       let busy: DeviceBusyError;
       // A kept link whose connection went stale connects again while the lease is taken (its login waits for the lease).
       const ahead = this.warm.get(deviceId)?.reconnectAhead(deadline - COMMIT_RESERVE_MS);
+      // Its first request leaves before the lease's: the connection is the pin's critical path.
+      await ahead;
       try {
         const { lease, view } = await call.phase('lease', () => this.queue.acquire(deviceId, request.id, this.options.leaseSeconds)).catch((error: unknown) => {
           // Held by another caller, who will change the session (or not taken at all): the kept link would not serve.

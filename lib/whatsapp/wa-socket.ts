@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import type { ClientRequest } from 'node:http';
 import type { Socket } from 'node:net';
 import { Boom } from '@hapi/boom';
 import makeWASocket, {
@@ -61,9 +62,11 @@ const PRE_KEY_UPLOAD = 50;
  * not need it). Baileys awaits count → upload → active → digest one after another: three round trips in
  * front of the first app-state IQ where one is enough. Uploads are whatsmeow's 50 keys (one transaction
  * of the session store) rather than Baileys' 812 when the server ran out; Baileys' read of its current
- * pre-key (a storage-loss heuristic) is left out. The rest of Baileys' login handler is kept as is.
+ * pre-key (a storage-loss heuristic) is left out. The rest of Baileys' login handler is kept as is, one turn of
+ * the event loop after `onOpen`: the pin's first app-state IQ leaves before what Baileys does once open (its
+ * presence, the unified session, the own-LID session), none of which the pin waits for.
  */
-export function takeLogin(sock: WASocket): void {
+export function takeLogin(sock: WASocket, onOpen: () => void): void {
   sock.ws.removeAllListeners('CB:success');
   sock.ws.on('CB:success', async (node: BinaryNode) => {
     sock.updateServerTimeOffset(node);
@@ -78,16 +81,18 @@ export function takeLogin(sock: WASocket): void {
     }
     const me = sock.authState.creds.me;
     sock.ev.emit('creds.update', { me: { ...me!, lid: node.attrs.lid } });
-    sock.ev.emit('connection.update', { connection: 'open' });
-    void sock.sendUnifiedSession();
-    if (node.attrs.lid && me?.id) {
+    onOpen();
+    setImmediate(() => {
+      sock.ev.emit('connection.update', { connection: 'open' });
+      void sock.sendUnifiedSession();
+      if (!node.attrs.lid || !me?.id) return;
       const { user, device } = jidDecode(me.id)!;
       void (async () => {
         await sock.signalRepository.lidMapping.storeLIDPNMappings([{ lid: node.attrs.lid!, pn: me.id }]);
         await sock.authState.keys.set({ 'device-list': { [user]: [device?.toString() ?? '0'] } });
         await sock.signalRepository.migrateSession(me.id, node.attrs.lid!);
       })().catch((error: unknown) => baileysLogger.warn({ error }, 'failed to create own LID session'));
-    }
+    });
     await preKeys;
   });
 }
@@ -115,9 +120,12 @@ export function receiptOthersUnread(sock: WASocket, onSkipped: () => void): void
   });
 }
 
-/** The `ws` WebSocket under Baileys' client (created by makeWASocket) and, once open, its TCP (TLS) socket. */
+/**
+ * The `ws` WebSocket under Baileys' client (created by makeWASocket): until the upgrade, its HTTP request; once open,
+ * its TCP (TLS) socket.
+ */
 const webSocketOf = (sock: WASocket) =>
-  (sock.ws as unknown as { socket: EventEmitter & { send(data: Uint8Array, cb?: (error?: Error) => void): void; _socket?: Socket } }).socket;
+  (sock.ws as unknown as { socket: EventEmitter & { send(data: Uint8Array, cb?: (error?: Error) => void): void; _req?: ClientRequest | null; _socket?: Socket } }).socket;
 
 /**
  * Holds the login until `gate` resolves. The first frame, the Noise hello, carries only this connection's
@@ -175,7 +183,7 @@ export class WaSocket {
   readonly sock: WASocket;
   /** Settles with the reason once the connection is closed (never rejects). */
   readonly closed: Promise<unknown>;
-  /** Resolves once Baileys reports the connection open (the login IQs done). */
+  /** Resolves once WhatsApp answered the login's `active` (takeLogin). */
   private readonly opened: Promise<void>;
   /** Queued traffic (messages, notifications, receipts) WhatsApp delivered since login. */
   private delivered = 0;
@@ -228,7 +236,10 @@ export class WaSocket {
     coalesceWrites(this.sock);
     this.sock.ev.on('creds.update', (update) => auth.credsChanged(update));
     takeServerSync(this.sock, () => this.serverSyncs++);
-    takeLogin(this.sock);
+    let open!: () => void;
+    // Resolved from the start: the login may complete before open() is called.
+    this.opened = new Promise<void>((resolve) => (open = resolve));
+    takeLogin(this.sock, open);
     receiptOthersUnread(this.sock, () => this.othersUnread++);
     this.sock.ws.on('frame', (frame: BinaryNode) => {
       if (QUEUED_TAGS.has(frame.tag)) this.delivered++;
@@ -241,12 +252,6 @@ export class WaSocket {
     this.sock.ws.on('CB:ib,,offline', (node: BinaryNode) => {
       this.offlineCount = Number(getBinaryNodeChild(node, 'offline')?.attrs.count ?? 0);
     });
-    // Listened for from the start: the login may complete before open() is called.
-    this.opened = new Promise<void>((resolve) => {
-      this.sock.ev.on('connection.update', ({ connection }) => {
-        if (connection === 'open') resolve();
-      });
-    });
     this.closed = new Promise((resolve) => {
       this.sock.ev.on('connection.update', ({ connection, lastDisconnect }) => {
         if (connection !== 'close') return;
@@ -257,6 +262,24 @@ export class WaSocket {
         this.sock.ws.emit('error', new Boom('Connection Closed', { statusCode: DisconnectReason.connectionClosed }));
         resolve(lastDisconnect?.error);
       });
+    });
+  }
+
+  /**
+   * Resolves once the connection's first request (the WebSocket upgrade) was written to the network, or at the
+   * latest after `maxWaitMs` (a connection still connecting, or one that failed: open() reports that).
+   */
+  requestWritten(maxWaitMs: number): Promise<void> {
+    const request = webSocketOf(this.sock)._req;
+    if (!request || request.writableFinished) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, maxWaitMs);
+      function done() {
+        clearTimeout(timer);
+        request!.off('finish', done).off('close', done);
+        resolve();
+      }
+      request.once('finish', done).once('close', done);
     });
   }
 

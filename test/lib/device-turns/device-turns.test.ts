@@ -76,11 +76,11 @@ describe('many callers, one connection', () => {
   });
 
   it('a holder whose connection is slow: callers queued while it connects go out with its own patch', async () => {
-    // Prepare: every frame 250 ms late, so the cold connection takes seconds; 2 more callers queue meanwhile
+    // Prepare: every frame 400 ms late, so the cold connection takes seconds (past REREAD_AFTER_MS); 2 more callers queue meanwhile
     const { deviceId, jids, deviceJid, version, pinned } = await device(3);
     const ports = jids.map(() => newPort(world));
     const before = version();
-    world.sim.setFaults([{ kind: 'latency', ms: 250 }], { deviceJid });
+    world.sim.setFaults([{ kind: 'latency', ms: 400 }], { deviceJid });
     // Act
     const holding = pinCall(ports[0]!, { deviceId, chatJid: jids[0]!, pinned: true }, 25_000);
     await sleep(300);

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
+import type { ClientRequest } from 'node:http';
 import { pinPolicy } from '../../../lib/pin/pin-policy.js';
 import type { WhatsAppPort } from '../../../lib/pin/whatsapp-port.js';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -314,6 +316,57 @@ describe('the WhatsApp port: a warm instance whose connection closed while it id
     expect(world.sim.chatState(world.account.phoneNumber, world.contactJid)).toMatchObject({ pinned: true });
     expect((await world.store.load('reconnect')).keys['app-state-meta']?.regular_low?.version).toBe(world.sim.appStateVersion(world.account.phoneNumber, 'regular_low'));
     expect(world.sim.violations).toEqual([]);
+  });
+
+  it("its new connection's first request (the WebSocket upgrade) is written before the lease's request is built", async () => {
+    // Prepare: the order of the two, seen from this process (the DynamoDB client's first step; the upgrade request's 'finish')
+    const client = new DynamoDBClient({});
+    const { port } = await staleWarmLink('reconnect-order', client);
+    const order: string[] = [];
+    client.middlewareStack.add((next, context) => (args) => (order.push(context.commandName ?? '?'), next(args)), { step: 'initialize', name: 'orderProbe' });
+    const onRequest = ({ request }: { request: ClientRequest }) => {
+      if (request.path.startsWith('/ws')) request.once('finish', () => order.push('upgrade written'));
+    };
+    diagnostics.subscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    // Act
+    const answer = await pinCall(port, { deviceId: 'reconnect-order', chatJid: world.contactJid, pinned: false });
+    diagnostics.unsubscribe('http.client.request.start', onRequest as (message: unknown) => void);
+    await closePort(port);
+    client.destroy();
+    // Assess: the lease is the pin's first DynamoDB request; the connection went first
+    expect(answer.status).toBe(200);
+    expect(order.slice(0, 2)).toEqual(['upgrade written', 'UpdateItemCommand']);
+  });
+
+  it("the patch is the first stanza after the login's IQs: Baileys' presence and unified session leave after it", async () => {
+    // Prepare
+    const { linked, port } = await staleWarmLink('reconnect-first-stanza');
+    const from = world.sim.record.length;
+    // Act
+    const answer = await pinCall(port, { deviceId: 'reconnect-first-stanza', chatJid: world.contactJid, pinned: false });
+    await closePort(port);
+    // Assess: what the device sent on its new connection, in order
+    const sent = world.sim.record.slice(from).filter((entry) => entry.deviceJid === linked.deviceJid && entry.direction === 'in');
+    const names = sent.map((entry) => (entry.tag === 'iq' ? `iq ${entry.xmlns}` : entry.tag));
+    expect(answer.status).toBe(200);
+    expect(names.slice(0, 3).sort()).toEqual(['iq encrypt', 'iq passive', 'iq w:sync:app:state']);
+    expect(names).toEqual(expect.arrayContaining(['presence', 'ib']));
+  });
+
+  it('its reconnections add no work to every promise the process makes afterwards (Baileys makes an AsyncLocalStorage per connection)', async () => {
+    // Prepare: a promise carries one symbol per AsyncLocalStorage Node keeps propagating (the async_hooks implementation)
+    const { linked, port } = await staleWarmLink('reconnect-storage');
+    const propagated = () => Object.getOwnPropertySymbols(new Promise(() => undefined)).length;
+    const before = propagated();
+    // Act: 4 pins, each on a new connection
+    for (const pinned of [false, true, false, true]) {
+      expect((await pinCall(port, { deviceId: 'reconnect-storage', chatJid: world.contactJid, pinned })).status).toBe(200);
+      await closeConnections(linked.deviceJid);
+    }
+    const after = propagated();
+    await closePort(port);
+    // Assess
+    expect(after).toBe(before);
   });
 
   it('another instance changed the session meanwhile: the early connection ends without logging in, and the pin loads the session and logs in once', async () => {
