@@ -2,7 +2,6 @@ import middy from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
 import { SqsFifoMessageGroupShortCircuitError, SqsFifoPartialProcessorAsync, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
@@ -11,7 +10,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { ValidationError } from '../lib/errors.js';
 import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
-import { basicAuth, bodyLimit, failureFields, failureLevel, httpOnly, respond } from '../lib/http/middlewares.js';
+import { basicAuth, bodyLimit, failureFields, failureLevel, httpOnly, logMetrics, respond } from '../lib/http/middlewares.js';
 import { isClientError, mapError, type Envelope } from '../lib/http/error-response.js';
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
 import { logger, metrics, tracer } from '../lib/observability.js';
@@ -120,7 +119,7 @@ export const handler = middy<InvocationEvent, unknown, Error, Context>()
   .use(afterResponse.middleware())
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer, { captureResponse: false }))
-  .use(logMetrics(metrics, { captureColdStartMetric: true }))
+  .use(logMetrics(() => afterResponse.keeping))
   .use(respond())
   .use(httpOnly(httpHeaderNormalizer()))
   .use(httpOnly(basicAuth(authenticator)))

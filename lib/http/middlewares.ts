@@ -1,4 +1,5 @@
 import type { MiddlewareObj, Request } from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { AppError, NotLoggedInError, PayloadTooLargeError, UnauthorizedError, WhatsAppRejectedError, WhatsAppTimeoutError } from '../errors.js';
 import type { Authenticator } from '../auth/api-credentials.js';
@@ -13,6 +14,16 @@ export function httpOnly(middleware: MiddlewareObj<any, any, any, any>): Middlew
   const before = middleware.before;
   return before ? { before: (request) => (isHttpEvent(request.event) ? before(request) : undefined) } : {};
 }
+
+/**
+ * Powertools' logMetrics (the ColdStart metric, the stored metrics published once the handler is done), except that
+ * an invocation finishing after its response (`later()`: lib/lambda-runtime/after-response.ts publishes them when it
+ * is over) does not publish in front of its response: one EMF line per invocation, and none on the caller's time.
+ */
+export const logMetrics = (later: () => boolean): MiddlewareObj<unknown, unknown, Error, Context> => {
+  const publish = () => void (later() || (metrics.hasStoredMetrics() && metrics.publishStoredMetrics()));
+  return { before: ({ context }) => metrics.captureColdStartMetric(context.functionName), after: publish, onError: publish };
+};
 
 /** Basic auth before anything else looks at the request: an unauthenticated caller learns nothing more. */
 export const basicAuth = (authenticator: Authenticator): MiddlewareObj => ({

@@ -68,6 +68,11 @@ export class AfterResponse {
     return this.registered;
   }
 
+  /** Whether invocations finish after their response (the extension is registered and serving). */
+  get keeping(): boolean {
+    return this.registered;
+  }
+
   /** Hands over work to finish after the response; false when it cannot be (no extension): then the caller awaits it. */
   keep(work: Promise<unknown>): boolean {
     if (!this.registered) return false;

@@ -1,4 +1,4 @@
-import { createPublicKey, verify } from 'node:crypto';
+import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { Curve, WA_CERT_DETAILS } from '@whiskeysockets/baileys';
 import { processRoot } from './process-root.js';
 
@@ -33,6 +33,24 @@ function edwardsKey(u: Uint8Array, sign: number): Buffer {
   return key;
 }
 
+/**
+ * Ed25519 keys by their Curve25519 key and sign: the keys that sign WhatsApp's certificates (its root, the
+ * intermediate) are the same at every handshake, and converting one costs more than the verification.
+ */
+const edwardsKeys = new Map<string, KeyObject>();
+const MAX_EDWARDS_KEYS = 16;
+
+function verifyingKey(u: Uint8Array, sign: number): KeyObject {
+  const id = `${Buffer.from(u).toString('hex')}.${sign}`;
+  let key = edwardsKeys.get(id);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI, edwardsKey(u, sign)]), format: 'der', type: 'spki' });
+    if (edwardsKeys.size >= MAX_EDWARDS_KEYS) edwardsKeys.clear();
+    edwardsKeys.set(id, key);
+  }
+  return key;
+}
+
 /** Whether `signature` is `publicKey`'s XEdDSA signature of `message` (the key bare, 32 bytes, or with Signal's 0x05 prefix). */
 export function verifyXEdDSA(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
   const u = publicKey.length === 33 && publicKey[0] === 5 ? publicKey.subarray(1) : publicKey;
@@ -41,8 +59,7 @@ export function verifyXEdDSA(publicKey: Uint8Array, message: Uint8Array, signatu
   const sign = bare[63]! & 0x80;
   bare[63]! &= 0x7f;
   try {
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI, edwardsKey(u, sign)]), format: 'der', type: 'spki' });
-    return verify(null, message, key, bare);
+    return verify(null, message, verifyingKey(u, sign), bare);
   } catch {
     return false;
   }

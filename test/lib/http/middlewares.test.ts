@@ -10,7 +10,8 @@ import {
   WhatsAppRejectedError,
   WhatsAppTimeoutError,
 } from '../../../lib/errors.js';
-import { respond } from '../../../lib/http/middlewares.js';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics, respond } from '../../../lib/http/middlewares.js';
 import { metrics } from '../../../lib/observability.js';
 import { expectLogs } from '../../support/expected-logs.js';
 import { lambdaContext } from '../../support/events.js';
@@ -46,5 +47,29 @@ describe('respond().onError', () => {
     expect(JSON.stringify(logs[0]).includes('"stack"')).toBe(unexpected);
     if (level !== 'INFO' && !unexpected) expect(logs[0]!.error).toBe(`${(error as Error).name}: ${(error as Error).message}`);
     expect(recorded()).toEqual([metric]);
+  });
+});
+
+describe('logMetrics', () => {
+  const handlerWith = (later: boolean) =>
+    middy()
+      .use(logMetrics(() => later))
+      .handler(async () => {
+        metrics.addMetric('PinAccepted', MetricUnit.Count, 1);
+        return 'done';
+      });
+
+  it('publishes what the invocation stored once its handler is done', async () => {
+    // Act
+    await handlerWith(false)({}, lambdaContext());
+    // Assess: published (and so cleared)
+    expect(metrics.hasStoredMetrics()).toBe(false);
+  });
+
+  it('leaves them stored when the invocation finishes after its response, whose end publishes them', async () => {
+    // Act
+    await handlerWith(true)({}, lambdaContext());
+    // Assess
+    expect(recorded()).toEqual(['PinAccepted']);
   });
 });

@@ -46,6 +46,28 @@ describe('XEdDSA certificate signatures over node:crypto', () => {
     expect(judged.flatMap((row) => row.slice(2)).every((verdict) => verdict === false)).toBe(true);
   });
 
+  it('a key met again (its Edwards form kept from the first time) is judged as the first time, past the cache\'s bound too', () => {
+    // Prepare: one signer, its signatures of two messages, one with the sign bit flipped; then 20 other keys
+    const { pubKey, privKey } = libsignal.generateKeyPair();
+    const [first, second] = [randomBytes(40), randomBytes(41)];
+    const signatures = [libsignal.calculateSignature(privKey, first), libsignal.calculateSignature(privKey, second)];
+    const signFlipped = Buffer.from(signatures[1]!);
+    signFlipped[63]! ^= 0x80;
+    const others = Array.from({ length: 20 }, () => libsignal.generateKeyPair());
+    // Act
+    const verdicts = [
+      verifyXEdDSA(pubKey, first, signatures[0]!),
+      verifyXEdDSA(pubKey, second, signatures[1]!),
+      verifyXEdDSA(pubKey, second, signFlipped),
+      verifyXEdDSA(pubKey, first, signatures[1]!),
+      ...others.map(({ pubKey: key, privKey: signer }) => verifyXEdDSA(key, first, libsignal.calculateSignature(signer, first))),
+      verifyXEdDSA(pubKey, second, signatures[1]!),
+      verifyXEdDSA(pubKey, second, signFlipped),
+    ];
+    // Assess
+    expect(verdicts).toEqual([true, true, false, false, ...others.map(() => true), true, false]);
+  });
+
   it('refuses malformed keys and signatures instead of throwing', () => {
     // Prepare
     const { pubKey, privKey } = libsignal.generateKeyPair();
