@@ -2,6 +2,9 @@
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
+/** The Lambda time a bench invocation has: the runner's handler context and the runtime API's deadline for it. */
+export const INVOCATION_MS = 29_000;
+
 export type ToChild = { type: 'pin'; input: unknown } | { type: 'exit' };
 export type FromChild =
   | { type: 'ready'; /** process start → module evaluated */ initMs: number }

@@ -32,7 +32,7 @@ import { DynamoDbSessionStore, ensureSessionTable } from '../lib/session/dynamod
 import { startSimulator, type LinkedDevice, type OfflineQueueStats, type Simulator } from '../lib/simulator/index.js';
 import { loadEvent, SAMPLE_BASIC_AUTH } from '../test/support/events.js';
 import { seedSession } from '../test/support/simulated-world.js';
-import type { FromChild, ToChild } from './bench-child.js';
+import { INVOCATION_MS, type FromChild, type ToChild } from './bench-child.js';
 import { BUILD_DIR, childEnv, NODE } from './bundles.js';
 import { startDynamoDbProxy, type DynamoDbCounts, type DynamoDbProxy } from './dynamodb-proxy.js';
 import type { NaivePinInput } from './naive-pin.js';
@@ -81,8 +81,6 @@ const CHAT_NUMBER = '6289685028129'; // the chat of events/api-gateway-v2/pin.js
 const WARM_IDLE_LIMIT_MS = 25_000;
 const SECRET_ID = 'pin-api-credentials';
 const PIN_TIMEOUT_MS = 60_000;
-/** The Lambda time a bench invocation has (bench/pin-runner.ts). */
-const INVOCATION_MS = 29_000;
 
 /** One measured pin. */
 export interface PinSample {

@@ -9,7 +9,7 @@
 import { handler } from '../functions/pin-chat.js';
 import { trustRootInProcess } from '../lib/whatsapp/process-root.js';
 import { lambdaContext } from '../test/support/events.js';
-import { serveOverIpc } from './bench-child.js';
+import { INVOCATION_MS, serveOverIpc } from './bench-child.js';
 
 trustRootInProcess(Buffer.from(process.env.BENCH_WA_ROOT_KEY ?? '', 'base64'));
 
@@ -21,6 +21,6 @@ export interface RunnerInput {
 
 serveOverIpc(async (input) => {
   const { event, requestId } = typeof (input as RunnerInput).requestId === 'string' ? (input as RunnerInput) : { event: input, requestId: undefined };
-  const response = (await handler(event as never, lambdaContext(29_000, requestId))) as { statusCode: number; body: string };
+  const response = (await handler(event as never, lambdaContext(INVOCATION_MS, requestId))) as { statusCode: number; body: string };
   return { ok: response.statusCode === 200, status: response.statusCode, error: response.statusCode === 200 ? undefined : response.body };
 });
