@@ -83,6 +83,7 @@ export function takeLogin(sock: WASocket, onOpen: () => void): void {
     sock.ev.emit('creds.update', { me: { ...me!, lid: node.attrs.lid } });
     onOpen();
     setImmediate(() => {
+      if (!sock.ws.isOpen) return; // closed meanwhile: Baileys has reported the close, not the open
       sock.ev.emit('connection.update', { connection: 'open' });
       void sock.sendUnifiedSession();
       if (!node.attrs.lid || !me?.id) return;
