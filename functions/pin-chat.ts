@@ -10,7 +10,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../lib/config.js';
 import { ValidationError } from '../lib/errors.js';
 import { SecretsManagerAuthenticator } from '../lib/auth/api-credentials.js';
-import { basicAuth, bodyLimit, failureFields, failureLevel, httpOnly, logMetrics, respond } from '../lib/http/middlewares.js';
+import { basicAuth, bodyLimit, failureFields, failureLevel, httpOnly, logMetrics, publishStoredMetrics, respond } from '../lib/http/middlewares.js';
 import { isClientError, mapError, type Envelope } from '../lib/http/error-response.js';
 import { header, isEventBridgeEvent, isHttpEvent, isObject, isSqsEvent, type InvocationEvent } from '../lib/http/invocation-event.js';
 import { logger, metrics, tracer } from '../lib/observability.js';
@@ -24,7 +24,7 @@ const DEADLINE_MARGIN_MS = 1_000;
 
 const config = loadConfig();
 // In Lambda a pin is answered once WhatsApp accepted it; the commit and the lease's release finish after the response.
-const afterResponse = new AfterResponse(config.finishAfterResponse === false ? undefined : config.lambdaRuntimeApi, () => metrics.hasStoredMetrics() && metrics.publishStoredMetrics());
+const afterResponse = new AfterResponse(config.finishAfterResponse === false ? undefined : config.lambdaRuntimeApi, publishStoredMetrics);
 const pinChat = new PinChat(createWhatsAppPort(config, undefined, (rest) => afterResponse.keep(rest)), config.defaultDeviceId, config.maxPinnedChats);
 const authenticator = new SecretsManagerAuthenticator(
   config.apiCredentialsSecretId,

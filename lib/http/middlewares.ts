@@ -21,9 +21,12 @@ export function httpOnly(middleware: MiddlewareObj<any, any, any, any>): Middlew
  * is over) does not publish in front of its response: one EMF line per invocation, and none on the caller's time.
  */
 export const logMetrics = (later: () => boolean): MiddlewareObj<unknown, unknown, Error, Context> => {
-  const publish = () => void (later() || (metrics.hasStoredMetrics() && metrics.publishStoredMetrics()));
+  const publish = () => void (later() || publishStoredMetrics());
   return { before: ({ context }) => metrics.captureColdStartMetric(context.functionName), after: publish, onError: publish };
 };
+
+/** Publishes the stored metrics, if any (an empty set would only log Powertools' notice). */
+export const publishStoredMetrics = (): void => void (metrics.hasStoredMetrics() && metrics.publishStoredMetrics());
 
 /** Basic auth before anything else looks at the request: an unauthenticated caller learns nothing more. */
 export const basicAuth = (authenticator: Authenticator): MiddlewareObj => ({
